@@ -1,0 +1,198 @@
+// The subset of Envoy v3 resources Mizzen produces and consumes, in the object form that
+// protobufjs gives with { keepCase: true, json: true, enums: String, longs: Number }:
+// proto field names in snake_case, enums as strings, google.protobuf.Any as
+// { "@type": typeUrl, ...fields }, wrappers as { value }, Duration as { seconds, nanos }.
+// Translators build these; the xDS layer encodes them; the proxy compiles them.
+// Field meanings are Envoy's: see envoy/config/**/v3/*.proto.
+
+export const TYPE = {
+  listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
+  route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+  cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+  endpoint: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+  secret: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+  hcm: "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+  router: "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+} as const;
+
+export type TypeUrl = (typeof TYPE)[keyof typeof TYPE];
+
+export interface Duration { seconds?: number; nanos?: number }
+export interface UInt32Value { value: number }
+export interface BoolValue { value: boolean }
+
+export interface SocketAddress { address: string; port_value: number; protocol?: "TCP" | "UDP" }
+export interface Address { socket_address: SocketAddress }
+
+/** google.protobuf.Struct as protobufjs renders it; see xds/struct.ts to convert. */
+export interface Struct { fields?: Record<string, StructValue> }
+export interface StructValue {
+  null_value?: "NULL_VALUE";
+  number_value?: number;
+  string_value?: string;
+  bool_value?: boolean;
+  struct_value?: Struct;
+  list_value?: { values?: StructValue[] };
+}
+export interface Metadata { filter_metadata?: Record<string, Struct> }
+
+export interface ConfigSource { ads?: Record<string, never>; resource_api_version?: "V3" }
+
+// ---- Listener (LDS) ----
+export interface Listener {
+  name: string;
+  address?: Address;
+  filter_chains?: FilterChain[];
+  /** "INBOUND" | "OUTBOUND" */
+  traffic_direction?: "UNSPECIFIED" | "INBOUND" | "OUTBOUND";
+  /** Proxyless gRPC clients get an api_listener instead of an address. */
+  api_listener?: { api_listener: HttpConnectionManagerAny };
+  use_original_dst?: BoolValue;
+  metadata?: Metadata;
+}
+export interface FilterChain {
+  name?: string;
+  filter_chain_match?: { destination_port?: UInt32Value; server_names?: string[]; transport_protocol?: string; application_protocols?: string[] };
+  filters: NetworkFilter[];
+}
+export interface NetworkFilter { name: string; typed_config: HttpConnectionManagerAny }
+
+export type HttpConnectionManagerAny = { "@type": typeof TYPE.hcm } & HttpConnectionManager;
+export interface HttpConnectionManager {
+  stat_prefix: string;
+  codec_type?: "AUTO" | "HTTP1" | "HTTP2";
+  rds?: { route_config_name: string; config_source: ConfigSource };
+  route_config?: RouteConfiguration;
+  http_filters: { name: string; typed_config: { "@type": string } & Record<string, unknown> }[];
+  /** Envoy's access log config; Mizzen's proxy reads only whether one is present. */
+  access_log?: { name: string; typed_config?: { "@type": string } & Record<string, unknown> }[];
+  /** Generate x-request-id when absent (Envoy default true). */
+  generate_request_id?: BoolValue;
+  use_remote_address?: BoolValue;
+  xff_num_trusted_hops?: number;
+  stream_idle_timeout?: Duration;
+  request_timeout?: Duration;
+  common_http_protocol_options?: { idle_timeout?: Duration; max_headers_count?: UInt32Value };
+}
+
+// ---- RouteConfiguration (RDS) ----
+export interface RouteConfiguration {
+  name: string;
+  virtual_hosts: VirtualHost[];
+  validate_clusters?: BoolValue;
+}
+export interface VirtualHost {
+  name: string;
+  /** Host or host:port; a leading or trailing "*" is a wildcard, "*" alone matches all. */
+  domains: string[];
+  routes: Route[];
+  retry_policy?: RetryPolicy;
+}
+export interface StringMatcher {
+  exact?: string;
+  prefix?: string;
+  suffix?: string;
+  contains?: string;
+  safe_regex?: { regex: string };
+  ignore_case?: boolean;
+}
+export interface HeaderMatcher {
+  name: string;
+  string_match?: StringMatcher;
+  present_match?: boolean;
+  invert_match?: boolean;
+}
+export interface QueryParameterMatcher { name: string; string_match?: StringMatcher; present_match?: boolean }
+export interface RouteMatch {
+  prefix?: string;
+  path?: string;
+  safe_regex?: { regex: string };
+  case_sensitive?: BoolValue;
+  headers?: HeaderMatcher[];
+  query_parameters?: QueryParameterMatcher[];
+}
+export interface RetryPolicy {
+  /** Comma-separated Envoy conditions, e.g. "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes". */
+  retry_on?: string;
+  num_retries?: UInt32Value;
+  per_try_timeout?: Duration;
+  retriable_status_codes?: number[];
+  retry_host_predicate?: { name: string }[];
+  host_selection_retry_max_attempts?: number;
+}
+export interface WeightedCluster { name: string; weight: UInt32Value; request_headers_to_add?: HeaderValueOption[] }
+export interface RouteAction {
+  cluster?: string;
+  weighted_clusters?: { clusters: WeightedCluster[] };
+  timeout?: Duration;
+  retry_policy?: RetryPolicy;
+  prefix_rewrite?: string;
+  host_rewrite_literal?: string;
+  max_stream_duration?: { max_stream_duration?: Duration; grpc_timeout_header_max?: Duration };
+}
+export interface HeaderValueOption {
+  header: { key: string; value: string };
+  append_action?: "APPEND_IF_EXISTS_OR_ADD" | "ADD_IF_ABSENT" | "OVERWRITE_IF_EXISTS_OR_ADD" | "OVERWRITE_IF_EXISTS";
+}
+export interface Route {
+  name?: string;
+  match: RouteMatch;
+  route?: RouteAction;
+  redirect?: { host_redirect?: string; path_redirect?: string; prefix_rewrite?: string; port_redirect?: number; scheme_redirect?: string; https_redirect?: boolean; response_code?: "MOVED_PERMANENTLY" | "FOUND" | "SEE_OTHER" | "TEMPORARY_REDIRECT" | "PERMANENT_REDIRECT" };
+  direct_response?: { status: number; body?: { inline_string?: string } };
+  request_headers_to_add?: HeaderValueOption[];
+  request_headers_to_remove?: string[];
+  response_headers_to_add?: HeaderValueOption[];
+  response_headers_to_remove?: string[];
+  /** Envoy's route metadata; Mizzen puts the deciding Istio object under filter_metadata.istio.config. */
+  metadata?: Metadata;
+  decorator?: { operation: string };
+}
+
+// ---- Cluster (CDS) ----
+export interface Cluster {
+  name: string;
+  type?: "STATIC" | "STRICT_DNS" | "LOGICAL_DNS" | "EDS" | "ORIGINAL_DST";
+  eds_cluster_config?: { eds_config: ConfigSource; service_name?: string };
+  connect_timeout?: Duration;
+  lb_policy?: "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM" | "RING_HASH" | "MAGLEV" | "CLUSTER_PROVIDED";
+  /** For STATIC / STRICT_DNS clusters. */
+  load_assignment?: ClusterLoadAssignment;
+  circuit_breakers?: { thresholds: { priority?: "DEFAULT" | "HIGH"; max_connections?: UInt32Value; max_pending_requests?: UInt32Value; max_requests?: UInt32Value; max_retries?: UInt32Value }[] };
+  common_http_protocol_options?: { idle_timeout?: Duration; max_requests_per_connection?: UInt32Value };
+  outlier_detection?: {
+    consecutive_5xx?: UInt32Value;
+    consecutive_gateway_failure?: UInt32Value;
+    interval?: Duration;
+    base_ejection_time?: Duration;
+    max_ejection_percent?: UInt32Value;
+  };
+  metadata?: Metadata;
+  alt_stat_name?: string;
+}
+
+// ---- ClusterLoadAssignment (EDS) ----
+export interface LbEndpoint {
+  endpoint: { address: Address; hostname?: string };
+  health_status?: "UNKNOWN" | "HEALTHY" | "UNHEALTHY" | "DRAINING" | "TIMEOUT" | "DEGRADED";
+  load_balancing_weight?: UInt32Value;
+  metadata?: Metadata;
+}
+export interface LocalityLbEndpoints {
+  locality?: { region?: string; zone?: string; sub_zone?: string };
+  lb_endpoints: LbEndpoint[];
+  load_balancing_weight?: UInt32Value;
+  priority?: number;
+}
+export interface ClusterLoadAssignment {
+  cluster_name: string;
+  endpoints: LocalityLbEndpoints[];
+}
+
+/** What a translator produces for one proxy: resources by type, each list sorted by name. */
+export interface ProxyResources {
+  listeners: Listener[];
+  routes: RouteConfiguration[];
+  clusters: Cluster[];
+  endpoints: ClusterLoadAssignment[];
+}

@@ -1,0 +1,48 @@
+// Who a proxy is. The proxy sends this as the xDS Node (id + metadata Struct) on its ADS stream;
+// the control plane reads it to pick the proxy's config and to auto-register its workload.
+// Metadata keys follow Istio's where Istio has one (NAME, NAMESPACE, LABELS, ...).
+
+export type ProxyType = "sidecar" | "router" | "grpc";
+
+export interface WorkloadPort {
+  name: string;
+  containerPort: number;
+  protocol?: string;
+}
+
+export interface ProxyNode {
+  /** "<type>~<ip>~<name>.<namespace>~<namespace>.svc.cluster.local", as Istio's. */
+  id: string;
+  type: ProxyType;
+  /** The workload's own address ("pod IP"); the sidecar listens on it. */
+  ip: string;
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  /** Ports the workload serves (Istio's POD_PORTS). */
+  ports: WorkloadPort[];
+  /** Where the application itself listens; inbound traffic is forwarded there. Empty for proxyless. */
+  appAddress: string;
+  /** "NONE": explicit HTTP proxy (HTTP_PROXY); "REDIRECT": iptables capture (later). */
+  interceptionMode: "NONE" | "REDIRECT";
+  /** Register this workload in the registry while the stream is up (WorkloadGroup-style). */
+  autoRegister: boolean;
+  /** Free-form version of the proxy software. */
+  proxyVersion?: string;
+}
+
+/** Metadata keys carried in node.metadata. */
+export const META = {
+  name: "NAME",
+  namespace: "NAMESPACE",
+  labels: "LABELS",
+  serviceAccount: "SERVICE_ACCOUNT",
+  instanceIps: "INSTANCE_IPS",
+  podPorts: "POD_PORTS", // JSON string, as Istio sends it
+  interceptionMode: "INTERCEPTION_MODE",
+  generator: "GENERATOR", // "grpc" marks a proxyless gRPC client
+  appAddress: "MIZZEN_APP_ADDRESS",
+  autoRegister: "MIZZEN_AUTO_REGISTER",
+  proxyVersion: "ISTIO_VERSION",
+} as const;
