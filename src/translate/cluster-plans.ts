@@ -1,0 +1,53 @@
+// The outbound clusters a proxy gets, decided once and shared by CDS and EDS: one per
+// visible service port, plus one per DestinationRule subset, with the merged policy.
+import type { Service, ServicePort } from "../registry/types.ts";
+import type { ClusterLoadAssignment } from "../xds/envoy-types.ts";
+import { findDestinationRule, mergeTrafficPolicy, subsetsOf, type AppliedRule, type Subset, type TrafficPolicy } from "./destination-rules.ts";
+import { outboundClusterName, visibleServices } from "./hosts.ts";
+import type { TranslateInput } from "./input.ts";
+import { obj } from "../registry/read-spec.ts";
+
+export type Discovery = "EDS" | "DNS" | "ORIGINAL_DST";
+
+export interface ClusterPlan {
+  name: string;
+  service: Service;
+  port: ServicePort;
+  subset?: Subset;
+  rule?: AppliedRule;
+  policy: TrafficPolicy;
+  discovery: Discovery;
+}
+
+function discoveryOf(s: Service): Discovery {
+  if (s.resolution === "DNS") return "DNS";
+  if (s.resolution === "NONE") return "ORIGINAL_DST";
+  return "EDS";
+}
+
+export function outboundClusterPlans(input: TranslateInput): ClusterPlan[] {
+  const out: ClusterPlan[] = [];
+  for (const service of visibleServices(input.registry, input.proxy.namespace)) {
+    const rule = findDestinationRule(input.objects, input.proxy.namespace, service, input.mesh);
+    const topLevel = rule ? obj(rule.rule.spec.trafficPolicy) : undefined;
+    const discovery = discoveryOf(service);
+    for (const port of service.ports) {
+      const base = { service, port, discovery, ...(rule ? { rule } : {}) };
+      out.push({ ...base, name: outboundClusterName(port.number, "", service.hostname), policy: mergeTrafficPolicy(topLevel, undefined, port.number) });
+      if (!rule) continue;
+      for (const subset of subsetsOf(rule.rule)) {
+        out.push({
+          ...base,
+          name: outboundClusterName(port.number, subset.name, service.hostname),
+          subset,
+          policy: mergeTrafficPolicy(topLevel, subset.trafficPolicy ?? {}, port.number),
+        });
+      }
+    }
+  }
+  return out;
+}
+
+export function byClusterName(a: ClusterLoadAssignment, b: ClusterLoadAssignment): number {
+  return a.cluster_name < b.cluster_name ? -1 : a.cluster_name > b.cluster_name ? 1 : 0;
+}

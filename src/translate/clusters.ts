@@ -1,0 +1,151 @@
+// CDS: outbound clusters (per service port and per DestinationRule subset) and, for a
+// sidecar, inbound clusters to the application it fronts. Names and defaults are Istio's.
+import type { Cluster } from "../xds/envoy-types.ts";
+import { num, obj, str, type Obj } from "../registry/read-spec.ts";
+import type { TrafficPolicy } from "./destination-rules.ts";
+import { toDuration } from "./duration.ts";
+import { inboundClusterName } from "./hosts.ts";
+import { byName, warnAbout, type TranslateInput, type WarningSink } from "./input.ts";
+import { istioConfigPath, istioMetadata, type PlainValue } from "./metadata.ts";
+import { loadAssignment } from "./endpoints.ts";
+import { outboundClusterPlans, type ClusterPlan } from "./cluster-plans.ts";
+
+/** Istio's mesh-wide default connect timeout. */
+export const DEFAULT_CONNECT_TIMEOUT = { seconds: 10 };
+/** Istio leaves circuit breakers effectively unlimited unless a DestinationRule says otherwise. */
+export const UNLIMITED = 4294967295;
+
+const EDS_CONFIG = { ads: {}, resource_api_version: "V3" } as const;
+
+function lbPolicy(lb: Obj | undefined): NonNullable<Cluster["lb_policy"]> {
+  switch (str(lb?.simple)?.toUpperCase()) {
+    case "LEAST_REQUEST":
+    case "LEAST_CONN":
+      return "LEAST_REQUEST";
+    case "RANDOM":
+      return "RANDOM";
+    default:
+      return "ROUND_ROBIN";
+  }
+}
+
+function applyConnectionPool(c: Cluster, cp: Obj | undefined): void {
+  const tcp = obj(cp?.tcp);
+  const http = obj(cp?.http);
+  c.connect_timeout = toDuration(tcp?.connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT;
+  c.circuit_breakers = {
+    thresholds: [{
+      max_connections: { value: num(tcp?.maxConnections) ?? UNLIMITED },
+      max_pending_requests: { value: num(http?.http1MaxPendingRequests) ?? UNLIMITED },
+      max_requests: { value: num(http?.http2MaxRequests) ?? UNLIMITED },
+      max_retries: { value: num(http?.maxRetries) ?? UNLIMITED },
+    }],
+  };
+  const idle = toDuration(http?.idleTimeout);
+  const perConn = num(http?.maxRequestsPerConnection);
+  if (idle || perConn !== undefined) {
+    c.common_http_protocol_options = {
+      ...(idle ? { idle_timeout: idle } : {}),
+      ...(perConn !== undefined ? { max_requests_per_connection: { value: perConn } } : {}),
+    };
+  }
+}
+
+function applyOutlierDetection(c: Cluster, od: Obj | undefined): void {
+  if (!od) return;
+  const out: NonNullable<Cluster["outlier_detection"]> = {};
+  const c5xx = num(od.consecutive5xxErrors) ?? num(od.consecutiveErrors);
+  if (c5xx !== undefined) out.consecutive_5xx = { value: c5xx };
+  const gw = num(od.consecutiveGatewayErrors);
+  if (gw !== undefined) out.consecutive_gateway_failure = { value: gw };
+  const interval = toDuration(od.interval);
+  if (interval) out.interval = interval;
+  const base = toDuration(od.baseEjectionTime);
+  if (base) out.base_ejection_time = base;
+  const maxPct = num(od.maxEjectionPercent);
+  if (maxPct !== undefined) out.max_ejection_percent = { value: maxPct };
+  c.outlier_detection = out;
+}
+
+function applyPolicy(c: Cluster, p: TrafficPolicy): void {
+  c.lb_policy = lbPolicy(p.loadBalancer);
+  applyConnectionPool(c, p.connectionPool);
+  applyOutlierDetection(c, p.outlierDetection);
+}
+
+function clusterMetadata(plan: ClusterPlan): Cluster["metadata"] {
+  const s = plan.service;
+  const fields: { [k: string]: PlainValue } = {
+    services: [{ host: s.hostname, name: s.aliases[0] ?? s.hostname, namespace: s.namespace }],
+  };
+  if (plan.rule) fields.config = istioConfigPath("DestinationRule", plan.rule.rule.metadata.namespace, plan.rule.rule.metadata.name);
+  return istioMetadata(fields);
+}
+
+function outboundCluster(input: TranslateInput, plan: ClusterPlan, warnings?: WarningSink): Cluster | undefined {
+  const grpc = input.proxy.type === "grpc";
+  const c: Cluster = { name: plan.name };
+  const eps = () => input.registry.endpoints.get(`${plan.service.hostname}:${plan.port.number}`) ?? [];
+  if (plan.discovery === "EDS") {
+    c.type = "EDS";
+    c.eds_cluster_config = { eds_config: { ...EDS_CONFIG }, service_name: plan.name };
+  } else if (plan.discovery === "DNS") {
+    const la = loadAssignment(plan.name, eps(), plan.subset?.labels);
+    if (grpc) {
+      // gRPC supports LOGICAL_DNS with exactly one endpoint, not STRICT_DNS.
+      const first = la.endpoints[0]?.lb_endpoints[0];
+      if (!first) return undefined;
+      c.type = "LOGICAL_DNS";
+      c.load_assignment = { cluster_name: plan.name, endpoints: [{ lb_endpoints: [first] }] };
+    } else {
+      c.type = "STRICT_DNS";
+      c.load_assignment = la;
+    }
+  } else {
+    if (grpc) return undefined; // proxyless gRPC has no original-destination clusters
+    c.type = "ORIGINAL_DST";
+  }
+  applyPolicy(c, plan.policy);
+  if (plan.discovery === "ORIGINAL_DST") c.lb_policy = "CLUSTER_PROVIDED";
+  if (grpc && c.lb_policy !== "ROUND_ROBIN") {
+    if (plan.rule) warnAbout(warnings, plan.rule.rule, "spec.trafficPolicy.loadBalancer", `proxyless gRPC clients support only ROUND_ROBIN; ${c.lb_policy} is replaced by ROUND_ROBIN for them`);
+    c.lb_policy = "ROUND_ROBIN";
+  }
+  c.metadata = clusterMetadata(plan);
+  return c;
+}
+
+/** Inbound clusters: one per workload port, a static endpoint at the application. */
+export function inboundClusters(input: TranslateInput): Cluster[] {
+  const p = input.proxy;
+  if (p.type !== "sidecar" || !p.appAddress) return [];
+  const seen = new Set<number>();
+  const out: Cluster[] = [];
+  for (const wp of p.ports) {
+    if (seen.has(wp.containerPort)) continue;
+    seen.add(wp.containerPort);
+    const name = inboundClusterName(wp.containerPort);
+    out.push({
+      name,
+      type: "STATIC",
+      connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+      lb_policy: "ROUND_ROBIN",
+      load_assignment: {
+        cluster_name: name,
+        endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: p.appAddress, port_value: wp.containerPort } } }, health_status: "HEALTHY" }] }],
+      },
+      circuit_breakers: { thresholds: [{ max_connections: { value: UNLIMITED }, max_pending_requests: { value: UNLIMITED }, max_requests: { value: UNLIMITED }, max_retries: { value: UNLIMITED } }] },
+    });
+  }
+  return out;
+}
+
+export function translateClusters(input: TranslateInput, warnings?: WarningSink): Cluster[] {
+  const out: Cluster[] = [];
+  for (const plan of outboundClusterPlans(input)) {
+    const c = outboundCluster(input, plan, warnings);
+    if (c) out.push(c);
+  }
+  out.push(...inboundClusters(input));
+  return out.sort(byName);
+}

@@ -1,0 +1,59 @@
+// EDS: one ClusterLoadAssignment per EDS cluster, endpoints grouped by locality and, for
+// subset clusters, filtered by the subset's labels.
+import type { Endpoint } from "../registry/types.ts";
+import type { ClusterLoadAssignment, LbEndpoint, LocalityLbEndpoints } from "../xds/envoy-types.ts";
+import { labelsMatch } from "../registry/read-spec.ts";
+import type { TranslateInput } from "./input.ts";
+import { byClusterName, outboundClusterPlans } from "./cluster-plans.ts";
+
+function localityOf(l: string | undefined): LocalityLbEndpoints["locality"] | undefined {
+  if (!l) return undefined;
+  const [region, zone, sub_zone] = l.split("/");
+  return {
+    ...(region ? { region } : {}),
+    ...(zone ? { zone } : {}),
+    ...(sub_zone ? { sub_zone } : {}),
+  };
+}
+
+function lbEndpoint(e: Endpoint): LbEndpoint {
+  return {
+    endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } },
+    health_status: e.healthy ? "HEALTHY" : "UNHEALTHY",
+    load_balancing_weight: { value: e.weight },
+  };
+}
+
+/** A load assignment for `endpoints` (already in registry order), grouped by locality. */
+export function loadAssignment(clusterName: string, endpoints: readonly Endpoint[], subsetLabels?: Record<string, string>): ClusterLoadAssignment {
+  const groups = new Map<string, Endpoint[]>();
+  for (const e of endpoints) {
+    if (subsetLabels && !labelsMatch(subsetLabels, e.labels)) continue;
+    const key = e.locality ?? "";
+    const g = groups.get(key);
+    if (g) g.push(e);
+    else groups.set(key, [e]);
+  }
+  const localities: LocalityLbEndpoints[] = [];
+  for (const key of [...groups.keys()].sort()) {
+    const list = groups.get(key) ?? [];
+    const locality = localityOf(key);
+    localities.push({
+      ...(locality ? { locality } : {}),
+      lb_endpoints: list.map(lbEndpoint),
+      load_balancing_weight: { value: list.reduce((n, e) => n + e.weight, 0) },
+    });
+  }
+  return { cluster_name: clusterName, endpoints: localities };
+}
+
+/** EDS resources for every EDS cluster this proxy has, sorted by cluster name. */
+export function translateEndpoints(input: TranslateInput): ClusterLoadAssignment[] {
+  const out: ClusterLoadAssignment[] = [];
+  for (const plan of outboundClusterPlans(input)) {
+    if (plan.discovery !== "EDS") continue;
+    const eps = input.registry.endpoints.get(`${plan.service.hostname}:${plan.port.number}`) ?? [];
+    out.push(loadAssignment(plan.name, eps, plan.subset?.labels));
+  }
+  return out.sort(byClusterName);
+}

@@ -1,0 +1,123 @@
+// LDS. Sidecar: the explicit outbound proxy "http_proxy" on podIP:15001 (routes via RDS) and
+// one "inbound|<port>" per workload port on podIP:<port> forwarding to the application.
+// Proxyless gRPC: one API listener "<fqdn>:<port>" per visible service port.
+import type { HttpConnectionManager, HttpConnectionManagerAny, Listener } from "../xds/envoy-types.ts";
+import { TYPE } from "../xds/envoy-types.ts";
+import { inboundClusterName, visibleServices } from "./hosts.ts";
+import { byName, type TranslateInput } from "./input.ts";
+import { HTTP_PROXY_ROUTE_NAME, servicePortName } from "./routes.ts";
+
+export const OUTBOUND_PROXY_PORT = 15001;
+const HCM_FILTER = "envoy.filters.network.http_connection_manager";
+const ADS = { ads: {}, resource_api_version: "V3" } as const;
+
+function routerFilter(): HttpConnectionManager["http_filters"][number] {
+  return { name: "envoy.filters.http.router", typed_config: { "@type": TYPE.router } };
+}
+
+/** Istio's default access log: Envoy's file logger writing to stdout. */
+function accessLog(input: TranslateInput): Pick<HttpConnectionManager, "access_log"> {
+  if (!input.mesh.accessLog) return {};
+  return {
+    access_log: [{
+      name: "envoy.access_loggers.file",
+      typed_config: { "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog", path: "/dev/stdout" },
+    }],
+  };
+}
+
+function hcm(fields: HttpConnectionManager): HttpConnectionManagerAny {
+  return { "@type": TYPE.hcm, ...fields };
+}
+
+function outboundListener(input: TranslateInput): Listener {
+  const p = input.proxy;
+  return {
+    name: HTTP_PROXY_ROUTE_NAME,
+    address: { socket_address: { address: p.ip, port_value: OUTBOUND_PROXY_PORT } },
+    traffic_direction: "OUTBOUND",
+    filter_chains: [{
+      filters: [{
+        name: HCM_FILTER,
+        typed_config: hcm({
+          stat_prefix: `outbound_${p.ip}_${OUTBOUND_PROXY_PORT}`,
+          rds: { route_config_name: HTTP_PROXY_ROUTE_NAME, config_source: { ...ADS } },
+          http_filters: [routerFilter()],
+          ...accessLog(input),
+        }),
+      }],
+    }],
+  };
+}
+
+function inboundListener(input: TranslateInput, port: number): Listener {
+  const p = input.proxy;
+  const name = `inbound|${port}`;
+  return {
+    name,
+    address: { socket_address: { address: p.ip, port_value: port } },
+    traffic_direction: "INBOUND",
+    filter_chains: [{
+      filters: [{
+        name: HCM_FILTER,
+        typed_config: hcm({
+          stat_prefix: `inbound_${p.ip}_${port}`,
+          route_config: {
+            name,
+            virtual_hosts: [{
+              name: `inbound|http|${port}`,
+              domains: ["*"],
+              routes: [{ name: "default", match: { prefix: "/" }, route: { cluster: inboundClusterName(port), timeout: { seconds: 0 } } }],
+            }],
+            validate_clusters: { value: false },
+          },
+          http_filters: [routerFilter()],
+          ...accessLog(input),
+        }),
+      }],
+    }],
+  };
+}
+
+function sidecarListeners(input: TranslateInput): Listener[] {
+  const out = [outboundListener(input)];
+  const seen = new Set<number>([OUTBOUND_PROXY_PORT]);
+  if (!input.proxy.appAddress) return out;
+  for (const wp of input.proxy.ports) {
+    if (seen.has(wp.containerPort)) continue; // one listener per address:port
+    seen.add(wp.containerPort);
+    out.push(inboundListener(input, wp.containerPort));
+  }
+  return out;
+}
+
+function grpcListeners(input: TranslateInput): Listener[] {
+  const out: Listener[] = [];
+  for (const s of visibleServices(input.registry, input.proxy.namespace)) {
+    for (const port of s.ports) {
+      const name = servicePortName(s, port.number);
+      out.push({
+        name,
+        api_listener: {
+          api_listener: hcm({
+            stat_prefix: name,
+            rds: { route_config_name: name, config_source: { ...ADS } },
+            http_filters: [routerFilter()], // gRPC requires the router to be last
+          }),
+        },
+      });
+    }
+  }
+  return out;
+}
+
+export function translateListeners(input: TranslateInput): Listener[] {
+  switch (input.proxy.type) {
+    case "sidecar":
+      return sidecarListeners(input).sort(byName);
+    case "grpc":
+      return grpcListeners(input).sort(byName);
+    default:
+      return [];
+  }
+}

@@ -1,0 +1,193 @@
+// VirtualService HTTP routes -> Envoy routes for one virtual host (service + port).
+// Shared by the sidecar's "http_proxy" route config and proxyless gRPC route configs.
+import type { ConfigObject } from "../api/types.ts";
+import type { Service } from "../registry/types.ts";
+import type { HeaderValueOption, Route, RouteAction, WeightedCluster } from "../xds/envoy-types.ts";
+import { arr, labelsMatch, num, obj, objs, str, strMap, strs, type Obj } from "../registry/read-spec.ts";
+import { findDestinationRule, subsetsOf } from "./destination-rules.ts";
+import { msToDuration, parseDurationMs } from "./duration.ts";
+import { outboundClusterName, resolveHost, serviceVisible } from "./hosts.ts";
+import { warnAbout, type TranslateInput, type WarningSink } from "./input.ts";
+import { istioConfigPath, istioMetadata } from "./metadata.ts";
+import { defaultRetryPolicy, retryPolicy } from "./retries.ts";
+import { routeMatch } from "./route-match.ts";
+
+export interface VirtualHostContext {
+  input: TranslateInput;
+  service: Service;
+  port: number;
+  grpc: boolean;
+  warnings?: WarningSink;
+}
+
+const NO_TIMEOUT = { seconds: 0 };
+
+/** A service without a VirtualService: everything to its port's cluster, Istio's defaults. */
+export function defaultRoute(ctx: VirtualHostContext): Route {
+  return {
+    name: "default",
+    match: { prefix: "/" },
+    route: {
+      cluster: outboundClusterName(ctx.port, "", ctx.service.hostname),
+      timeout: NO_TIMEOUT,
+      retry_policy: defaultRetryPolicy(),
+      ...(ctx.grpc ? { max_stream_duration: { max_stream_duration: NO_TIMEOUT } } : {}),
+    },
+  };
+}
+
+/** Destination -> cluster name; warns when the cluster will not exist (the proxy returns 503 NC). */
+function destinationCluster(ctx: VirtualHostContext, vs: ConfigObject, field: string, dest: Obj): string | undefined {
+  const rawHost = str(dest.host);
+  if (!rawHost) return undefined;
+  const { input } = ctx;
+  const host = resolveHost(rawHost, vs.metadata.namespace, input.mesh.domainSuffix);
+  const svc = input.registry.services.get(host);
+  const visible = svc && serviceVisible(svc, input.proxy.namespace) ? svc : undefined;
+  const port = num(obj(dest.port)?.number) ?? (visible?.ports.length === 1 ? visible.ports[0].number : ctx.port);
+  const subset = str(dest.subset) ?? "";
+  if (!visible) {
+    warnAbout(ctx.warnings, vs, `${field}.host`, `destination host "${host}" is not a service visible to namespace ${input.proxy.namespace}; requests routed there get 503 (NC). Declare it with a Service or ServiceEntry.`);
+  } else if (!visible.ports.some((p) => p.number === port)) {
+    warnAbout(ctx.warnings, vs, `${field}.port`, `service "${host}" has no port ${port}; requests routed there get 503 (NC). Use one of: ${visible.ports.map((p) => p.number).join(", ")}.`);
+  } else if (subset) {
+    const rule = findDestinationRule(input.objects, input.proxy.namespace, visible, input.mesh);
+    if (!rule || !subsetsOf(rule.rule).some((s) => s.name === subset)) {
+      warnAbout(ctx.warnings, vs, `${field}.subset`, `subset "${subset}" of "${host}" is not defined by any DestinationRule that applies; requests routed there get 503 (NC). Add the subset to a DestinationRule for this host.`);
+    }
+  }
+  return outboundClusterName(port, subset, host);
+}
+
+function headerOptions(set: Obj | undefined, add: Obj | undefined): HeaderValueOption[] {
+  const out: HeaderValueOption[] = [];
+  for (const [key, value] of Object.entries(strMap(set)).sort()) out.push({ header: { key, value }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" });
+  for (const [key, value] of Object.entries(strMap(add)).sort()) out.push({ header: { key, value }, append_action: "APPEND_IF_EXISTS_OR_ADD" });
+  return out;
+}
+
+/** Apply Istio Headers {request, response}{set, add, remove} to a route. */
+function applyHeaders(r: Route, headers: Obj | undefined): void {
+  const req = obj(headers?.request), resp = obj(headers?.response);
+  const reqAdd = headerOptions(obj(req?.set), obj(req?.add));
+  const respAdd = headerOptions(obj(resp?.set), obj(resp?.add));
+  if (reqAdd.length) r.request_headers_to_add = [...(r.request_headers_to_add ?? []), ...reqAdd];
+  if (respAdd.length) r.response_headers_to_add = [...(r.response_headers_to_add ?? []), ...respAdd];
+  const reqRemove = strs(req?.remove), respRemove = strs(resp?.remove);
+  if (reqRemove.length) r.request_headers_to_remove = [...(r.request_headers_to_remove ?? []), ...reqRemove];
+  if (respRemove.length) r.response_headers_to_remove = [...(r.response_headers_to_remove ?? []), ...respRemove];
+}
+
+const REDIRECT_CODES: Record<number, NonNullable<NonNullable<Route["redirect"]>["response_code"]>> = {
+  301: "MOVED_PERMANENTLY", 302: "FOUND", 303: "SEE_OTHER", 307: "TEMPORARY_REDIRECT", 308: "PERMANENT_REDIRECT",
+};
+
+function routeAction(ctx: VirtualHostContext, vs: ConfigObject, i: number, rule: Obj, r: Route): RouteAction | undefined {
+  const dests = objs(rule.route);
+  const weighted: WeightedCluster[] = [];
+  dests.forEach((d, j) => {
+    const dest = obj(d.destination);
+    const name = dest && destinationCluster(ctx, vs, `spec.http[${i}].route[${j}].destination`, dest);
+    if (!name) return;
+    const weight = num(d.weight) ?? (dests.length === 1 ? 100 : 0);
+    if (weight <= 0) return; // Istio drops zero-weight destinations
+    const wc: WeightedCluster = { name, weight: { value: weight } };
+    const h = obj(obj(d.headers)?.request);
+    const add = headerOptions(obj(h?.set), obj(h?.add));
+    if (add.length) wc.request_headers_to_add = add;
+    weighted.push(wc);
+  });
+  if (weighted.length === 0) return undefined;
+  const action: RouteAction = {};
+  if (weighted.length === 1) {
+    action.cluster = weighted[0].name;
+    if (weighted[0].request_headers_to_add) r.request_headers_to_add = weighted[0].request_headers_to_add;
+  } else {
+    action.weighted_clusters = { clusters: weighted };
+  }
+  const timeoutMs = parseDurationMs(rule.timeout);
+  action.timeout = timeoutMs === undefined ? NO_TIMEOUT : msToDuration(timeoutMs);
+  if (ctx.grpc) action.max_stream_duration = { max_stream_duration: action.timeout };
+  const retries = retryPolicy(obj(rule.retries));
+  if (retries) action.retry_policy = retries;
+  const rewrite = obj(rule.rewrite);
+  const uri = str(rewrite?.uri), authority = str(rewrite?.authority);
+  if (uri !== undefined && uri !== "") action.prefix_rewrite = uri;
+  if (authority) action.host_rewrite_literal = authority;
+  return action;
+}
+
+/** Does a match entry apply to this proxy and port (port, sourceLabels, sourceNamespace, gateways)? */
+function matchApplies(ctx: VirtualHostContext, m: Obj): boolean {
+  const port = num(m.port);
+  if (port !== undefined && port !== ctx.port) return false;
+  const src = obj(m.sourceLabels);
+  if (src && !labelsMatch(strMap(src), ctx.input.proxy.labels)) return false;
+  const srcNs = str(m.sourceNamespace);
+  if (srcNs && srcNs !== ctx.input.proxy.namespace) return false;
+  const gateways = strs(m.gateways);
+  if (gateways.length && !gateways.includes("mesh")) return false;
+  return true;
+}
+
+function buildOne(ctx: VirtualHostContext, vs: ConfigObject, i: number, rule: Obj, match: Obj | undefined): Route | undefined {
+  const ruleName = str(rule.name);
+  const matchName = match ? str(match.name) : undefined;
+  const name = ruleName && matchName ? `${ruleName}.${matchName}` : ruleName ?? matchName;
+  const r: Route = {
+    ...(name ? { name } : {}),
+    match: routeMatch(match),
+    metadata: istioMetadata({ config: istioConfigPath("VirtualService", vs.metadata.namespace, vs.metadata.name) }),
+  };
+  const redirect = obj(rule.redirect), direct = obj(rule.directResponse);
+  if (ctx.grpc && (redirect || direct)) {
+    warnAbout(ctx.warnings, vs, `spec.http[${i}]`, "redirect and directResponse are not supported by proxyless gRPC clients; the route is left out for them");
+    return undefined;
+  }
+  if (ctx.grpc && r.match.query_parameters) {
+    warnAbout(ctx.warnings, vs, `spec.http[${i}].match`, "queryParams cannot match gRPC requests; the match is left out for proxyless gRPC clients");
+    return undefined;
+  }
+  if (redirect) {
+    const code = num(redirect.redirectCode) ?? 301;
+    const port = num(redirect.port);
+    r.redirect = {
+      ...(str(redirect.uri) ? { path_redirect: str(redirect.uri) } : {}),
+      ...(str(redirect.authority) ? { host_redirect: str(redirect.authority) } : {}),
+      ...(port !== undefined ? { port_redirect: port } : {}),
+      ...(str(redirect.scheme) ? { scheme_redirect: str(redirect.scheme) } : {}),
+      response_code: REDIRECT_CODES[code] ?? "MOVED_PERMANENTLY",
+    };
+  } else if (direct) {
+    const body = obj(direct.body);
+    const text = str(body?.string) ?? (str(body?.bytes) !== undefined ? Buffer.from(str(body?.bytes) ?? "", "base64").toString("utf8") : undefined);
+    r.direct_response = { status: num(direct.status) ?? 200, ...(text !== undefined ? { body: { inline_string: text } } : {}) };
+  } else {
+    const action = routeAction(ctx, vs, i, rule, r);
+    if (!action) return undefined;
+    r.route = action;
+  }
+  applyHeaders(r, obj(rule.headers));
+  return r;
+}
+
+/** Routes for one virtual host from one VirtualService, in order (first match wins). */
+export function routesFromVirtualService(ctx: VirtualHostContext, vs: ConfigObject): Route[] {
+  const out: Route[] = [];
+  arr(vs.spec.http).forEach((raw, i) => {
+    const rule = obj(raw);
+    if (!rule) return;
+    const matches = objs(rule.match);
+    if (matches.length === 0) {
+      const r = buildOne(ctx, vs, i, rule, undefined);
+      if (r) out.push(r);
+      return;
+    }
+    for (const m of matches) {
+      if (!matchApplies(ctx, m)) continue;
+      const r = buildOne(ctx, vs, i, rule, m);
+      if (r) out.push(r);
+    }
+  });
+  return out;
+}

@@ -1,0 +1,71 @@
+// RDS. A sidecar gets one RouteConfiguration, "http_proxy", with a virtual host per visible
+// HTTP service port; a proxyless gRPC client gets one RouteConfiguration per service port,
+// named "<fqdn>:<port>" like its API listener. Inbound routes live inline in the listeners.
+import type { Service, ServicePort } from "../registry/types.ts";
+import type { RouteConfiguration, VirtualHost } from "../xds/envoy-types.ts";
+import { isHttpLike } from "../registry/protocol.ts";
+import { visibleServices } from "./hosts.ts";
+import { byName, type TranslateInput, type WarningSink } from "./input.ts";
+import { defaultRoute, routesFromVirtualService, type VirtualHostContext } from "./route-builder.ts";
+import { meshVirtualServices, virtualServiceFor } from "./virtual-services.ts";
+
+export const HTTP_PROXY_ROUTE_NAME = "http_proxy";
+
+/** "<fqdn>:<port>": the name of a service port's virtual host, gRPC listener and route. */
+export function servicePortName(s: Service, port: number): string {
+  return `${s.hostname}:${port}`;
+}
+
+/** Names a client may use for a service: its FQDN and aliases; a bare name only in its namespace. */
+function hostNames(s: Service, proxyNamespace: string): string[] {
+  const names = [s.hostname];
+  for (const a of s.aliases) if (a.includes(".") || s.namespace === proxyNamespace) names.push(a);
+  return names;
+}
+
+function routesFor(input: TranslateInput, service: Service, port: ServicePort, grpc: boolean, warnings?: WarningSink) {
+  const ctx: VirtualHostContext = { input, service, port: port.number, grpc, ...(warnings ? { warnings } : {}) };
+  const vs = virtualServiceFor(meshVirtualServices(input.objects, input.proxy.namespace), service, input.proxy.namespace, input.mesh);
+  return vs ? routesFromVirtualService(ctx, vs) : [defaultRoute(ctx)];
+}
+
+function sidecarRouteConfig(input: TranslateInput, warnings?: WarningSink): RouteConfiguration {
+  const used = new Set<string>();
+  const vhosts: VirtualHost[] = [];
+  for (const s of visibleServices(input.registry, input.proxy.namespace)) {
+    for (const port of s.ports) {
+      if (!isHttpLike(port.protocol)) continue;
+      const candidates = hostNames(s, input.proxy.namespace).flatMap((h) => (port.number === 80 ? [`${h}:80`, h] : [`${h}:${port.number}`]));
+      // Envoy rejects a route config in which two virtual hosts share a domain.
+      const domains = candidates.filter((d) => !used.has(d));
+      if (domains.length === 0) continue;
+      for (const d of domains) used.add(d);
+      vhosts.push({ name: servicePortName(s, port.number), domains, routes: routesFor(input, s, port, false, warnings) });
+    }
+  }
+  return { name: HTTP_PROXY_ROUTE_NAME, virtual_hosts: vhosts.sort(byName), validate_clusters: { value: false } };
+}
+
+function grpcRouteConfigs(input: TranslateInput, warnings?: WarningSink): RouteConfiguration[] {
+  const out: RouteConfiguration[] = [];
+  for (const s of visibleServices(input.registry, input.proxy.namespace)) {
+    for (const port of s.ports) {
+      const name = servicePortName(s, port.number);
+      const names = hostNames(s, input.proxy.namespace);
+      const domains = [...names.map((h) => `${h}:${port.number}`), ...names];
+      out.push({ name, virtual_hosts: [{ name, domains, routes: routesFor(input, s, port, true, warnings) }] });
+    }
+  }
+  return out;
+}
+
+export function translateRoutes(input: TranslateInput, warnings?: WarningSink): RouteConfiguration[] {
+  switch (input.proxy.type) {
+    case "sidecar":
+      return [sidecarRouteConfig(input, warnings)];
+    case "grpc":
+      return grpcRouteConfigs(input, warnings).sort(byName);
+    default:
+      return []; // gateways ("router") are not translated yet
+  }
+}
