@@ -1,0 +1,80 @@
+import { dirname, join } from "node:path";
+// What `mizzen up` prints once everything is ready: where things are and what to try.
+import { ADMIN_PORT, OUTBOUND_PORT } from "./addresses.ts";
+
+export interface SummaryPod {
+  podName: string;
+  namespace: string;
+  labels: Record<string, string>;
+  podIp: string;
+  appAddress: string;
+  ports: { name: string; port: number }[];
+}
+
+export interface SummaryInput {
+  dir: string;
+  xdsAddress: string;
+  debugAddress: string;
+  pods: SummaryPod[];
+}
+
+/** Picks a pod, and a URL it serves, to show in the "try" lines (the first one with a port). */
+function example(pods: SummaryPod[]): { via: string; url: string } | undefined {
+  const pod = pods.find((p) => p.ports.length > 0) ?? pods[0];
+  if (!pod) return undefined;
+  const host = pod.labels.app ?? pod.podName;
+  const port = pod.ports[0]?.port ?? 80;
+  const path = host === "productpage" ? "/productpage" : "/";
+  return { via: pods[0]!.podIp, url: `http://${host}:${port}${path}` };
+}
+
+export function formatSummary(s: SummaryInput): string {
+  const debug = `http://${s.debugAddress}`;
+  const nameWidth = Math.max(8, ...s.pods.map((p) => p.podName.length));
+  const lines = [
+    "",
+    `Mizzen mesh is up: ${s.pods.length} pod${s.pods.length === 1 ? "" : "s"} from ${s.dir}`,
+    "",
+    `  control plane  xDS ${s.xdsAddress}   debug ${debug}/debug/configz  /debug/registryz  /debug/syncz  /debug/config_dump?proxyID=...`,
+    "",
+    `  ${"pod".padEnd(nameWidth)}  ${"pod IP (sidecar)".padEnd(16)}  ${"app".padEnd(16)}  sidecar admin`,
+  ];
+  for (const p of s.pods) {
+    const ports = p.ports.map((x) => x.port).join(",");
+    lines.push(`  ${p.podName.padEnd(nameWidth)}  ${p.podIp.padEnd(16)}  ${`${p.appAddress}${ports ? `:${ports}` : ""}`.padEnd(16)}  http://${p.podIp}:${ADMIN_PORT}/config_dump`);
+  }
+  const ex = example(s.pods);
+  lines.push("", "Try:");
+  if (ex) {
+    lines.push(`  curl -x http://${ex.via}:${OUTBOUND_PORT} ${ex.url}     # a request through ${s.pods[0]!.podName}'s sidecar`);
+  }
+  lines.push(
+    `  edit the Istio YAML in ${s.dir}: every sidecar gets the change in about a second`,
+    `  curl ${debug}/debug/configz     # what the control plane accepted or rejected, and why`,
+    "  Ctrl-C stops everything.",
+    "",
+    "",
+  );
+  return lines.join("\n");
+}
+
+/** The Bookinfo tour printed by `mizzen demo` after the summary. */
+export function formatTour(dir: string, productpageIp: string): string {
+  const proxy = `-x http://${productpageIp}:${OUTBOUND_PORT}`;
+  // Alternative rules live beside the demo folder, not in it: the control plane loads every
+  // YAML file under the folder it watches.
+  const routes = join(dirname(dir), "reviews-routes");
+  return [
+    "A short tour of Bookinfo:",
+    `  1. curl ${proxy} http://productpage:9080/productpage`,
+    "     reviews come from v1 (no stars): virtual-service-reviews.yaml sends everything there.",
+    `     In a browser: http://${productpageIp}:9080/productpage (productpage's sidecar, inbound port).`,
+    `  2. cp ${routes}/reviews-v2-v3-50-50.yaml ${dir}/virtual-service-reviews.yaml`,
+    "     then call the page a few times: black stars (v2) and red stars (v3), half each.",
+    `  3. cp ${routes}/reviews-jason-v2.yaml ${dir}/virtual-service-reviews.yaml`,
+    `     curl ${proxy} 'http://productpage:9080/productpage?u=jason'   # jason sees v2, everyone else v1`,
+    `  4. cp ${routes}/reviews-v3.yaml ${dir}/virtual-service-reviews.yaml      # red stars for all`,
+    `  5. cp ${routes}/reviews-v1.yaml ${dir}/virtual-service-reviews.yaml      # back to the start`,
+    "",
+  ].join("\n");
+}
