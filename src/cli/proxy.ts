@@ -1,0 +1,56 @@
+import type { Command } from "commander";
+import { startProxy } from "../proxy/main.ts";
+import { createLogger } from "../log/logger.ts";
+import type { ProxyNode } from "../xds/node.ts";
+import { parseHostPort, parseLabels, parsePorts, UserError } from "./user-error.ts";
+import { runUntilSignal } from "./lifecycle.ts";
+import { isIP } from "node:net";
+
+interface ProxyFlags {
+  xds: string; ip: string; name: string; namespace: string; labels: string; serviceAccount: string;
+  ports: string; appAddress?: string; adminPort: string; autoRegister: boolean; parentPid?: string;
+}
+
+export function nodeFromFlags(o: ProxyFlags): ProxyNode {
+  if (!isIP(o.ip)) throw new UserError(`--ip "${o.ip}" is not an IP address; pass the workload's address, like --ip 127.10.1.1`);
+  if (o.appAddress && !isIP(o.appAddress)) throw new UserError(`--app-address "${o.appAddress}" is not an IP address`);
+  return {
+    id: `sidecar~${o.ip}~${o.name}.${o.namespace}~${o.namespace}.svc.cluster.local`,
+    type: "sidecar",
+    ip: o.ip,
+    name: o.name,
+    namespace: o.namespace,
+    labels: parseLabels("--labels", o.labels),
+    serviceAccount: o.serviceAccount,
+    ports: parsePorts("--ports", o.ports),
+    appAddress: o.appAddress ?? "127.0.0.1",
+    interceptionMode: "NONE",
+    autoRegister: o.autoRegister,
+    proxyVersion: "mizzen-0.1.0",
+  };
+}
+
+export function registerProxy(program: Command): void {
+  program
+    .command("proxy")
+    .description("run a sidecar proxy for one workload; it obeys the control plane over xDS")
+    .option("--xds <host:port>", "control plane xDS address", "127.0.0.1:15010")
+    .requiredOption("--ip <ip>", "the workload's own address (pod IP); the sidecar listens on it")
+    .requiredOption("--name <name>", "workload name")
+    .option("--namespace <ns>", "workload namespace", "default")
+    .option("--labels <k=v,...>", "workload labels", "")
+    .option("--service-account <sa>", "workload service account", "default")
+    .option("--ports <name:port,...>", "ports the application serves", "")
+    .option("--app-address <ip>", "where the application listens (inbound traffic goes there)")
+    .option("--admin-port <port>", "admin port on the pod IP", "15000")
+    .option("--no-auto-register", "do not register this workload in the control plane's registry")
+    .option("--parent-pid <pid>", "exit when this process exits (used by mizzen up)")
+    .action(async (o: ProxyFlags) => {
+      const node = nodeFromFlags(o);
+      const logger = createLogger({ name: `proxy ${node.name}` });
+      const admin = parseHostPort("--admin-port", `${node.ip}:${o.adminPort}`);
+      parseHostPort("--xds", o.xds);
+      const proxy = await startProxy({ xds: o.xds, node, adminAddress: admin, logger });
+      runUntilSignal(`proxy ${node.name}`, proxy.close, o.parentPid ? Number(o.parentPid) : undefined);
+    });
+}

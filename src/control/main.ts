@@ -1,0 +1,97 @@
+// Wires the control plane: directory of YAML -> config store (last good per object) ->
+// mesh state (objects + connected proxies) -> per-proxy translation -> ADS server; plus
+// the debug endpoints. Everything that decides meaning lives in api/, registry/ and
+// translate/; this file only connects them and decides when to push.
+import type { Logger } from "pino";
+import { ConfigStore } from "../config/store.ts";
+import { DirectorySource } from "../config/directory-source.ts";
+import { AdsServer } from "../xds/server.ts";
+import { MeshState } from "./mesh-state.ts";
+import { startDebugServer } from "./debug-server.ts";
+import { debugRoutes } from "./debug-routes.ts";
+import { silentLogger } from "../log/logger.ts";
+import { UserError } from "../cli/user-error.ts";
+import { existsSync, statSync } from "node:fs";
+
+export interface ControlOptions {
+  configDir: string;
+  xds: { host: string; port: number };
+  debug: { host: string; port: number };
+  accessLog: boolean;
+  rootNamespace?: string;
+  domainSuffix?: string;
+  debounceMs?: number;
+  logger?: Logger;
+}
+
+export interface ControlPlane {
+  xdsPort: number;
+  debugPort: number;
+  close(): Promise<void>;
+}
+
+export async function startControl(opts: ControlOptions): Promise<ControlPlane> {
+  const logger = opts.logger ?? silentLogger;
+  if (!existsSync(opts.configDir) || !statSync(opts.configDir).isDirectory()) {
+    throw new UserError(`config directory ${opts.configDir} does not exist; pass the folder holding your Istio YAML with --config DIR`);
+  }
+  const state = new MeshState({
+    rootNamespace: opts.rootNamespace ?? "istio-system",
+    domainSuffix: opts.domainSuffix ?? "cluster.local",
+    accessLog: opts.accessLog,
+  });
+  const store = new ConfigStore();
+  const ads = new AdsServer({
+    resourcesFor: (node) => state.resourcesByType(node),
+    onConnect: (node, id) => {
+      logger.info({ proxy: node.id, connection: id }, "proxy connected");
+      if (state.proxyConnected(id, node)) ads.push(`workload ${node.name}.${node.namespace} registered`);
+    },
+    onDisconnect: (node, id) => {
+      logger.info({ proxy: node.id, connection: id }, "proxy disconnected");
+      if (state.proxyDisconnected(id)) ads.push(`workload ${node.name}.${node.namespace} went away`);
+    },
+    logger: logger.child({ name: "ads" }),
+    debounceMs: opts.debounceMs,
+  });
+
+  store.onChange((changed) => {
+    state.setObjects(store.objects());
+    logger.info({ changed: [...changed], version: store.version }, "config changed");
+    ads.push(`config: ${[...changed].join(", ")}`);
+  });
+  const source = new DirectorySource({ dir: opts.configDir, store, logger: logger.child({ name: "config" }) });
+  await source.start();
+  state.setObjects(store.objects());
+  for (const s of store.status()) {
+    for (const e of s.errors) logger.warn({ object: s.key, file: e.file, line: e.line, field: e.field }, e.message);
+  }
+
+  let xdsPort: number;
+  try {
+    xdsPort = await ads.listen(opts.xds.host, opts.xds.port);
+  } catch (err) {
+    source.close();
+    throw new UserError(`cannot serve xDS on ${opts.xds.host}:${opts.xds.port}: ${(err as Error).message} (another mizzen running? stop it or pass --xds-address)`);
+  }
+  let debug;
+  try {
+    debug = await startDebugServer({ ...opts.debug, routes: debugRoutes({ store, state, ads }), logger });
+  } catch (err) {
+    source.close();
+    await ads.close();
+    throw new UserError(`cannot serve debug endpoints on ${opts.debug.host}:${opts.debug.port}: ${(err as Error).message} (pass --debug-address)`);
+  }
+  logger.info({ xds: `${opts.xds.host}:${xdsPort}`, debug: `${opts.debug.host}:${debug.port}`, objects: store.objects().length }, "control plane ready");
+
+  return {
+    xdsPort,
+    debugPort: debug.port,
+    async close() {
+      source.close();
+      debug.server.closeAllConnections();
+      await new Promise((r) => debug.server.close(r));
+      await ads.close();
+    },
+  };
+}
