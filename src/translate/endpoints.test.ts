@@ -35,7 +35,7 @@ test("localities split region/zone/sub_zone; weights carried", () => {
   const p = proxy("a", "127.10.1.1", { app: "a" });
   const [cla] = translateEndpoints(inputFor(objs, [p], p));
   assert.equal(cla.cluster_name, "outbound|80||vm.internal");
-  assert.deepEqual(cla.endpoints.map((l) => l.locality), [undefined, { region: "us-east", zone: "zone-a", sub_zone: "rack-1" }, { region: "us-west" }]);
+  assert.deepEqual(cla.endpoints.map((l) => l.locality), [{}, { region: "us-east", zone: "zone-a", sub_zone: "rack-1" }, { region: "us-west" }]);
   assert.deepEqual(cla.endpoints[1].lb_endpoints[0].load_balancing_weight, { value: 4 });
   assert.deepEqual(cla.endpoints[1].load_balancing_weight, { value: 4 });
 });

@@ -37,9 +37,9 @@ export function loadAssignment(clusterName: string, endpoints: readonly Endpoint
   const localities: LocalityLbEndpoints[] = [];
   for (const key of [...groups.keys()].sort()) {
     const list = groups.get(key) ?? [];
-    const locality = localityOf(key);
+    // Always present, even empty: gRPC's xDS client rejects a locality group without one.
     localities.push({
-      ...(locality ? { locality } : {}),
+      locality: localityOf(key) ?? {},
       lb_endpoints: list.map(lbEndpoint),
       load_balancing_weight: { value: list.reduce((n, e) => n + e.weight, 0) },
     });

@@ -1,0 +1,216 @@
+// The ADS client our sidecar uses (state of the world). It keeps one stream to the control
+// plane, decodes each response's resources into object form, lets the caller accept or reject
+// them, and ACKs / NACKs accordingly. On a broken stream it reconnects with exponential
+// backoff and jitter and re-sends every subscription with the last accepted version.
+import { Client, credentials, Metadata, type ClientDuplexStream } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { pino } from "pino";
+import type { ProxyNode } from "./node.ts";
+import { nodeToEnvoy } from "./node-codec.ts";
+import { decodeResource, resourceName } from "./protos.ts";
+import { ADS_PATH, encodeRequest, decodeResponse, type DiscoveryRequestMessage, type DiscoveryResponseMessage } from "./ads-service.ts";
+
+export interface AdsClientOptions {
+  server: string;
+  node: ProxyNode;
+  logger?: Logger;
+  /** Called for each response; return null to ACK, or an error message to NACK (the caller keeps its last good state). */
+  onResponse(typeUrl: string, resources: { name: string; resource: any }[], version: string): string | null;
+  onConnectionChange?(connected: boolean): void;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+interface Subscription {
+  names: string[];
+  /** version_info of the last accepted response ("" before any). */
+  version: string;
+  /** nonce of the last response seen on the current stream. */
+  nonce: string;
+}
+
+type AdsStream = ClientDuplexStream<Partial<DiscoveryRequestMessage>, DiscoveryResponseMessage>;
+
+const INVALID_ARGUMENT = 3;
+const silent = pino({ level: "silent" });
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+export class AdsClient {
+  private readonly opts: AdsClientOptions;
+  private readonly logger: Logger;
+  private readonly subs = new Map<string, Subscription>();
+  private client: Client | undefined;
+  private stream: AdsStream | undefined;
+  private nodeSent = false;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private isConnected = false;
+
+  constructor(opts: AdsClientOptions) {
+    this.opts = opts;
+    this.logger = opts.logger ?? silent;
+  }
+
+  get connected(): boolean {
+    return this.isConnected;
+  }
+
+  start(): void {
+    if (this.client || this.stopped) return;
+    this.client = new Client(this.opts.server, credentials.createInsecure());
+    this.open();
+  }
+
+  /** Sets the names for a type ([] = wildcard for LDS/CDS); sends a request when the set changed. */
+  subscribe(typeUrl: string, names: string[]): void {
+    const sorted = [...new Set(names)].sort();
+    const sub = this.subs.get(typeUrl);
+    if (sub && sameNames(sub.names, sorted)) return;
+    if (sub) sub.names = sorted;
+    else this.subs.set(typeUrl, { names: sorted, version: "", nonce: "" });
+    this.send(typeUrl);
+  }
+
+  close(): void {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const stream = this.stream;
+    this.stream = undefined;
+    try {
+      stream?.cancel();
+    } catch {
+      // already gone
+    }
+    this.client?.close();
+    this.client = undefined;
+    this.setConnected(false);
+  }
+
+  private open(): void {
+    if (this.stopped || !this.client) return;
+    const stream = this.client.makeBidiStreamRequest(
+      ADS_PATH,
+      (v: Partial<DiscoveryRequestMessage>) => encodeRequest(v),
+      (b: Buffer) => decodeResponse(b),
+      new Metadata(),
+    ) as AdsStream;
+    this.stream = stream;
+    this.nodeSent = false;
+    for (const sub of this.subs.values()) sub.nonce = "";
+    stream.on("metadata", () => this.guard(() => {
+      if (this.stream !== stream) return;
+      this.attempt = 0; // a server that skips unchanged types may send no response at all
+      this.setConnected(true);
+    }));
+    stream.on("data", (res: DiscoveryResponseMessage) => this.guard(() => {
+      if (this.stream !== stream) return;
+      this.attempt = 0;
+      this.setConnected(true);
+      this.handleResponse(res);
+    }));
+    stream.on("error", (err: Error & { code?: number }) => this.guard(() => this.broken(stream, `${err.message}`)));
+    stream.on("end", () => this.guard(() => this.broken(stream, "server ended the stream")));
+    for (const typeUrl of this.subs.keys()) this.send(typeUrl);
+  }
+
+  private broken(stream: AdsStream, why: string): void {
+    if (this.stream !== stream) return;
+    this.stream = undefined;
+    this.setConnected(false);
+    if (this.stopped) return;
+    const base = this.opts.initialBackoffMs ?? 200;
+    const max = this.opts.maxBackoffMs ?? 10_000;
+    const delay = Math.min(max, base * 2 ** this.attempt) * (0.5 + Math.random() * 0.5);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    this.logger.warn({ server: this.opts.server, why, retryInMs: Math.round(delay) }, "ADS stream lost; reconnecting");
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.open();
+    }, delay);
+  }
+
+  private handleResponse(res: DiscoveryResponseMessage): void {
+    const typeUrl = res.type_url;
+    const sub = this.subs.get(typeUrl);
+    if (!sub) {
+      this.logger.warn({ type: typeUrl }, "response for a type this proxy did not subscribe to; ignored");
+      return;
+    }
+    sub.nonce = res.nonce;
+    let error: string | null = null;
+    const resources: { name: string; resource: any }[] = [];
+    for (const [i, any] of res.resources.entries()) {
+      if (any.type_url !== typeUrl) {
+        error = `resource ${i} has type ${any.type_url}, expected ${typeUrl}`;
+        break;
+      }
+      try {
+        const resource = decodeResource(any);
+        resources.push({ name: resourceName(typeUrl, resource), resource });
+      } catch (err) {
+        error = `resource ${i} of ${typeUrl} does not decode: ${(err as Error).message}`;
+        break;
+      }
+    }
+    if (error === null) {
+      try {
+        error = this.opts.onResponse(typeUrl, resources, res.version_info);
+      } catch (err) {
+        error = `applying ${typeUrl} failed: ${(err as Error).message}`;
+      }
+    }
+    if (error === null) {
+      sub.version = res.version_info;
+      this.send(typeUrl);
+    } else {
+      this.logger.warn({ type: typeUrl, version: res.version_info, keeping: sub.version }, `rejecting config (NACK): ${error}`);
+      this.send(typeUrl, error);
+    }
+  }
+
+  private send(typeUrl: string, error?: string): void {
+    const stream = this.stream;
+    const sub = this.subs.get(typeUrl);
+    if (!stream || !sub) return;
+    const req: Partial<DiscoveryRequestMessage> = {
+      version_info: sub.version,
+      resource_names: sub.names,
+      type_url: typeUrl,
+      response_nonce: sub.nonce,
+    };
+    if (!this.nodeSent) {
+      req.node = nodeToEnvoy(this.opts.node) as Record<string, unknown>;
+      this.nodeSent = true;
+    }
+    if (error !== undefined) req.error_detail = { code: INVALID_ARGUMENT, message: error };
+    try {
+      stream.write(req);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, "writing DiscoveryRequest failed");
+    }
+  }
+
+  private setConnected(value: boolean): void {
+    if (this.isConnected === value) return;
+    this.isConnected = value;
+    try {
+      this.opts.onConnectionChange?.(value);
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, "onConnectionChange failed");
+    }
+  }
+
+  /** Nothing thrown from our handlers may escape into grpc-js. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, "ADS client handler failed");
+    }
+  }
+}

@@ -1,0 +1,185 @@
+// The control plane's Aggregated Discovery Service (state of the world) on @grpc/grpc-js.
+// Proxies open one stream each; ads-connection.ts applies the protocol rules per stream,
+// this file owns the gRPC server, the connections and the debounced push queue.
+import { Metadata, Server, ServerCredentials } from "@grpc/grpc-js";
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { pino } from "pino";
+import type { ProxyNode } from "./node.ts";
+import { adsServiceDefinition, type DiscoveryRequestMessage } from "./ads-service.ts";
+import { AdsConnection, type AdsCall } from "./ads-connection.ts";
+import { PushQueue, affects, type PendingPush } from "./push-queue.ts";
+import { emptyStats, type AdsStats, type ProxySyncStatus } from "./sync-status.ts";
+import { envoyRoot } from "./protos.ts";
+
+export type { ProxySyncStatus, TypeSyncStatus, AdsStats } from "./sync-status.ts";
+
+export interface AdsServerOptions {
+  /** All resources this proxy should have, per type URL, keyed by resource name. Pure and synchronous. */
+  resourcesFor(node: ProxyNode): Map<string, Map<string, object>>;
+  onConnect?(node: ProxyNode, connectionId: string): void;
+  onDisconnect?(node: ProxyNode, connectionId: string): void;
+  logger?: Logger;
+  /** Quiet time before a push runs (default 100 ms); a push never waits more than maxDelayMs. */
+  debounceMs?: number;
+  /** Upper bound on a push's delay under a steady stream of changes (default 1000 ms). */
+  maxDelayMs?: number;
+}
+
+const silent = pino({ level: "silent" });
+
+function hostPort(host: string, port: number): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export class AdsServer {
+  private readonly opts: AdsServerOptions;
+  private readonly logger: Logger;
+  private readonly queue: PushQueue;
+  private readonly live = new Map<string, AdsConnection>();
+  private readonly statsValue: AdsStats = emptyStats();
+  private readonly nonceSeed = randomBytes(4).toString("hex");
+  private nonceCounter = 0;
+  private connectionCounter = 0;
+  private server: Server | undefined;
+
+  constructor(opts: AdsServerOptions) {
+    this.opts = opts;
+    this.logger = opts.logger ?? silent;
+    const debounceMs = opts.debounceMs ?? 100;
+    this.queue = new PushQueue({ debounceMs, maxDelayMs: opts.maxDelayMs ?? Math.max(1000, debounceMs), flush: (p) => this.runPush(p) });
+  }
+
+  /** Binds and serves; resolves with the bound port (useful with port 0). */
+  async listen(host: string, port: number): Promise<number> {
+    if (this.server) throw new Error("ADS server is already listening; close() it first");
+    envoyRoot(); // load protos now, not on the first proxy's request
+    const server = new Server({ "grpc.keepalive_permit_without_calls": 1 });
+    server.addService(adsServiceDefinition(), {
+      StreamAggregatedResources: (call: AdsCall) => this.accept(call),
+    });
+    const bound = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(hostPort(host, port), ServerCredentials.createInsecure(), (err, boundPort) => {
+        if (err) reject(new Error(`cannot listen on ${hostPort(host, port)}: ${err.message.includes("No address added") ? "address in use or not available" : err.message}`));
+        else resolve(boundPort);
+      });
+    });
+    this.server = server;
+    this.logger.info({ address: hostPort(host, bound) }, "ADS server listening");
+    return bound;
+  }
+
+  private accept(call: AdsCall): void {
+    const id = `c${++this.connectionCounter}-${this.nonceSeed}`;
+    const conn = new AdsConnection(id, call, {
+      resourcesFor: (node) => this.opts.resourcesFor(node),
+      logger: this.logger,
+      stats: this.statsValue,
+      nextNonce: () => `${this.nonceSeed}-${++this.nonceCounter}`,
+      identified: (c) => this.identified(c),
+    });
+    try {
+      call.sendMetadata(new Metadata()); // lets clients see the stream is up before any response
+    } catch {
+      // peer already gone
+    }
+    call.on("data", (req: DiscoveryRequestMessage) => {
+      try {
+        conn.handleRequest(req);
+      } catch (err) {
+        this.statsValue.badRequests++;
+        this.logger.error({ connection: id, proxy: conn.node?.id, err: (err as Error).message }, "handling DiscoveryRequest failed");
+      }
+    });
+    const gone = (why: string) => this.gone(conn, why);
+    call.on("end", () => {
+      gone("client closed the stream");
+      try {
+        call.end();
+      } catch {
+        // already ended
+      }
+    });
+    call.on("error", (err: Error) => gone(`stream error: ${err.message}`));
+    call.on("cancelled", () => gone("cancelled"));
+    call.on("close", () => gone("closed"));
+  }
+
+  private identified(conn: AdsConnection): void {
+    this.live.set(conn.id, conn);
+    this.statsValue.connectedProxies = this.live.size;
+    this.logger.debug({ proxy: conn.node!.id, connection: conn.id }, "proxy identified");
+    try {
+      this.opts.onConnect?.(conn.node!, conn.id);
+    } catch (err) {
+      this.logger.error({ proxy: conn.node!.id, err: (err as Error).message }, "onConnect failed");
+    }
+  }
+
+  private gone(conn: AdsConnection, why: string): void {
+    conn.closed = true;
+    if (!this.live.delete(conn.id)) return;
+    this.statsValue.connectedProxies = this.live.size;
+    this.logger.debug({ proxy: conn.node?.id, connection: conn.id, why }, "ADS stream ended");
+    try {
+      this.opts.onDisconnect?.(conn.node!, conn.id);
+    } catch (err) {
+      this.logger.error({ proxy: conn.node?.id, err: (err as Error).message }, "onDisconnect failed");
+    }
+  }
+
+  /** Debounced: recompute for the affected proxies and send only what changed. */
+  push(reason: string, affectsProxy?: (node: ProxyNode) => boolean): void {
+    this.queue.push(reason, affectsProxy);
+  }
+
+  private runPush(p: PendingPush): void {
+    this.statsValue.pushRounds++;
+    this.statsValue.lastPushReasons = p.reasons.slice(-10);
+    let reached = 0;
+    for (const conn of [...this.live.values()]) {
+      if (conn.closed || !conn.node || !affects(p, conn.node)) continue;
+      reached++;
+      try {
+        conn.refresh();
+      } catch (err) {
+        this.logger.error({ proxy: conn.node.id, err: (err as Error).message }, "push to proxy failed");
+      }
+    }
+    this.logger.debug({ reasons: p.reasons.length, first: p.reasons[0], proxies: reached }, "push");
+  }
+
+  syncStatus(): ProxySyncStatus[] {
+    return [...this.live.values()].map((c) => c.status());
+  }
+
+  connections(): { id: string; node: ProxyNode }[] {
+    return [...this.live.values()].map((c) => ({ id: c.id, node: c.node! }));
+  }
+
+  stats(): AdsStats {
+    return { ...this.statsValue, pushesByType: { ...this.statsValue.pushesByType }, lastPushReasons: [...this.statsValue.lastPushReasons] };
+  }
+
+  /** Ends every stream and stops serving. Proxies see the stream end and reconnect elsewhere. */
+  async close(): Promise<void> {
+    this.queue.close();
+    for (const conn of [...this.live.values()]) {
+      conn.end();
+      this.gone(conn, "server closing");
+    }
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, 500);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
