@@ -99,7 +99,7 @@ ${entries}`,
   });
   process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
     xds_servers: [{ server_uri: `127.0.0.1:${cp.xdsPort}`, channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] }],
-    node: { id: "grpc~127.0.0.1~client.default~default.svc.cluster.local", metadata: { GENERATOR: "grpc", NAMESPACE: "default" } },
+    node: { id: "grpc~127.0.0.1~client.default~default.svc.cluster.local", locality: {}, metadata: { GENERATOR: "grpc", NAMESPACE: "default" } },
   });
   grpcXds.register();
   const Client = grpc.makeGenericClientConstructor(echoService, "Echo");
