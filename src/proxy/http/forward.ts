@@ -1,0 +1,267 @@
+// Forwards one request to a cluster: endpoint choice, tries, retries with back-off, per-try
+// and route timeouts, and streaming the response back. A request body is streamed unless a
+// retry could need it again and it is small enough to buffer; a partly streamed body is never
+// sent twice.
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { CompiledCluster, CompiledRoute, EndpointAddress, MatchInput, RouteForward } from "../state/types.ts";
+import type { ClusterRuntime } from "../upstream/cluster-runtime.ts";
+import { Attempt, type AttemptFailure } from "../upstream/attempt.ts";
+import { pickRoundRobin } from "../upstream/round-robin.ts";
+import { backoffMs, retryOnFailure, retryOnResponse } from "../upstream/retry-decision.ts";
+import { endToEndHeaders } from "./proxy-headers.ts";
+import { applyHeaderOps } from "../state/compile-headers.ts";
+import { REPLY, sendLocalReply, type LocalReply } from "./local-reply.ts";
+import type { RequestLog } from "./request-log.ts";
+import { ProxyStats, STAT } from "../stats.ts";
+
+/** Bodies up to this size are buffered when the route may retry. */
+export const MAX_BUFFERED_BODY = 64 * 1024;
+
+export interface ForwardInput {
+  req: IncomingMessage;
+  res: ServerResponse;
+  log: RequestLog;
+  stats: ProxyStats;
+  input: MatchInput;
+  route: CompiledRoute;
+  action: RouteForward;
+  cluster: CompiledCluster;
+  runtime: ClusterRuntime;
+  /** Upstream request headers, already end-to-end only, with forwarding headers set. */
+  headers: OutgoingHttpHeaders;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers["content-length"];
+  if (cl !== undefined) return cl !== "0";
+  return req.headers["transfer-encoding"] !== undefined;
+}
+
+function originalDestination(authority: string): EndpointAddress | undefined {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(authority);
+  if (!m) return undefined;
+  const host = m[1].startsWith("[") ? m[1].slice(1, -1) : m[1];
+  const port = m[2] ? Number(m[2]) : 80;
+  return { host, port, key: `${m[1]}:${port}`, healthy: true, healthStatus: "HEALTHY", weight: 1 };
+}
+
+export class ForwardExchange {
+  private readonly f: ForwardInput;
+  private readonly path: string;
+  private body: Buffer | IncomingMessage | undefined;
+  private replayable = true;
+  private attempt: Attempt | undefined;
+  private attemptStart = 0;
+  private tries = 0;
+  private tried: EndpointAddress[] | undefined;
+  private routeTimer: NodeJS.Timeout | undefined;
+  private tryTimer: NodeJS.Timeout | undefined;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private upstreamRes: IncomingMessage | undefined;
+  private finished = false;
+
+  constructor(f: ForwardInput) {
+    this.f = f;
+    const { input, action } = f;
+    const p = action.rewritePath ? action.rewritePath(input.path) : input.path;
+    this.path = input.query ? `${p}?${input.query}` : p;
+  }
+
+  start(): void {
+    const { req, res, action, runtime } = this.f;
+    runtime.begin();
+    res.once("close", () => this.onDownstreamClose());
+    if (action.timeoutMs > 0) this.routeTimer = setTimeout(() => this.onRouteTimeout(), action.timeoutMs);
+    if (!hasBody(req)) {
+      this.body = undefined;
+      this.tryOnce();
+      return;
+    }
+    const len = Number(req.headers["content-length"]);
+    const mayRetry = action.retry !== undefined && action.retry.numRetries > 0;
+    if (mayRetry && Number.isFinite(len) && len <= MAX_BUFFERED_BODY) {
+      this.bufferBody();
+      return;
+    }
+    this.replayable = false;
+    this.body = req;
+    req.on("data", (c: Buffer) => {
+      this.f.log.bytesReceived += c.length;
+    });
+    this.tryOnce();
+  }
+
+  private bufferBody(): void {
+    const { req } = this.f;
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => {
+      chunks.push(c);
+      this.f.log.bytesReceived += c.length;
+    });
+    req.once("end", () => {
+      if (this.finished) return;
+      this.body = Buffer.concat(chunks);
+      this.f.headers["content-length"] = String(this.body.length);
+      this.tryOnce();
+    });
+  }
+
+  private tryOnce(): void {
+    if (this.finished) return;
+    const { cluster, runtime, action, log } = this.f;
+    const retry = action.retry;
+    const ep = cluster.type === "ORIGINAL_DST"
+      ? originalDestination(this.f.input.authority)
+      : pickRoundRobin(cluster.healthyEndpoints, runtime, retry?.avoidPreviousHosts ? this.tried : undefined);
+    if (!ep) {
+      this.fail(REPLY.noHealthyUpstream);
+      return;
+    }
+    this.tries++;
+    (this.tried ??= []).push(ep);
+    log.upstreamHost = ep.key;
+    const host = runtime.host(ep.key);
+    host.rqTotal++;
+    host.rqActive++;
+    this.attemptStart = Date.now();
+    const attempt = new Attempt(
+      { endpoint: ep, method: this.f.req.method ?? "GET", path: this.path, headers: this.f.headers, agent: runtime.agent, connectTimeoutMs: cluster.connectTimeoutMs, body: this.body },
+      {
+        onResponse: (r) => {
+          host.rqActive--;
+          this.onResponse(attempt, r);
+        },
+        onFailure: (kind, detail) => {
+          host.rqActive--;
+          host.rqError++;
+          if (kind === "connect-failure") host.cxConnectFail++;
+          this.onFailure(kind, detail);
+        },
+      },
+    );
+    this.attempt = attempt;
+    if (retry && retry.perTryTimeoutMs > 0) {
+      this.tryTimer = setTimeout(() => {
+        host.rqActive--;
+        host.rqTimeout++;
+        this.onPerTryTimeout();
+      }, retry.perTryTimeoutMs);
+    }
+  }
+
+  private canRetry(): boolean {
+    const r = this.f.action.retry;
+    return r !== undefined && this.replayable && this.tries <= r.numRetries && !this.finished;
+  }
+
+  private scheduleRetry(): void {
+    this.f.stats.inc(STAT.rqRetry);
+    this.f.runtime.rqRetry++;
+    this.backoffTimer = setTimeout(() => this.tryOnce(), backoffMs(this.tries));
+  }
+
+  private onFailure(kind: AttemptFailure, detail: string): void {
+    clearTimeout(this.tryTimer);
+    this.attempt = undefined;
+    const retry = this.f.action.retry;
+    if (retry && retryOnFailure(retry, kind) && this.canRetry()) {
+      this.scheduleRetry();
+      return;
+    }
+    this.f.log.transportFailure = detail;
+    if (retry && retryOnFailure(retry, kind) && this.tries > retry.numRetries) this.f.log.addFlag("URX");
+    this.fail(kind === "connect-failure" ? REPLY.connectFailure : REPLY.upstreamReset);
+  }
+
+  private onPerTryTimeout(): void {
+    this.attempt?.abort();
+    this.attempt = undefined;
+    const retry = this.f.action.retry!;
+    if (retryOnFailure(retry, "timeout") && this.canRetry()) {
+      this.scheduleRetry();
+      return;
+    }
+    this.fail(REPLY.perTryTimeout);
+  }
+
+  private onRouteTimeout(): void {
+    this.attempt?.abort();
+    this.attempt = undefined;
+    this.fail(REPLY.timeout);
+  }
+
+  private onResponse(attempt: Attempt, r: IncomingMessage): void {
+    clearTimeout(this.tryTimer);
+    this.attempt = undefined;
+    const retry = this.f.action.retry;
+    if (retry && retryOnResponse(retry, r)) {
+      if (this.canRetry()) {
+        r.resume(); // drain so the connection goes back to the pool
+        this.f.runtime.host(attempt.endpoint.key).rqError++;
+        this.scheduleRetry();
+        return;
+      }
+      if (this.tries > retry.numRetries) {
+        this.f.log.addFlag("URX");
+        this.f.stats.inc(STAT.rqRetryLimitExceeded);
+      }
+    }
+    this.deliver(attempt, r);
+  }
+
+  private deliver(attempt: Attempt, r: IncomingMessage): void {
+    const { res, log, route, runtime } = this.f;
+    clearTimeout(this.routeTimer);
+    const status = r.statusCode ?? 502;
+    const host = runtime.host(attempt.endpoint.key);
+    if (status >= 500) host.rqError++;
+    else host.rqSuccess++;
+    const headers = endToEndHeaders(r.headers);
+    const serviceTime = String(Date.now() - this.attemptStart);
+    headers["x-envoy-upstream-service-time"] = serviceTime;
+    applyHeaderOps(route.responseHeaders, headers);
+    log.status = status;
+    log.details = "via_upstream";
+    log.upstreamServiceTime = serviceTime;
+    log.upstreamLocal = r.socket?.localAddress ? `${r.socket.localAddress}:${r.socket.localPort}` : "-";
+    this.upstreamRes = r;
+    res.writeHead(status, headers);
+    r.on("data", (c: Buffer) => {
+      log.bytesSent += c.length;
+    });
+    r.on("error", () => {
+      // Reset in the middle of the body: the client cannot be told with a status any more.
+      log.addFlag("UC");
+      log.connectionTermination = "upstream_reset_after_response_started";
+      log.endedByProxy = true;
+      res.destroy();
+    });
+    r.once("end", () => this.finish());
+    r.pipe(res);
+  }
+
+  private fail(reply: LocalReply): void {
+    if (this.finished) return;
+    this.finish();
+    sendLocalReply(this.f.res, this.f.log, reply);
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.routeTimer);
+    clearTimeout(this.tryTimer);
+    clearTimeout(this.backoffTimer);
+    this.f.runtime.end();
+  }
+
+  private onDownstreamClose(): void {
+    if (this.f.res.writableFinished || this.f.log.endedByProxy) return;
+    this.f.log.addFlag("DC");
+    this.f.log.details = "downstream_remote_disconnect";
+    this.attempt?.abort();
+    this.attempt = undefined;
+    this.upstreamRes?.destroy();
+    this.finish();
+  }
+}

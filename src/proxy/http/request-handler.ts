@@ -1,0 +1,139 @@
+// The HTTP pipeline of one request on one listener: pick the filter chain's connection
+// manager, find the virtual host and route, then answer directly, redirect, or forward.
+// Each request reads the snapshot once at its start and keeps it to the end.
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import type { CompiledHcm, CompiledListener, CompiledRoute, MatchInput, RouteForward, Snapshot } from "../state/types.ts";
+import { selectFilterChain } from "../state/compile-listener.ts";
+import { applyHeaderOps } from "../state/compile-headers.ts";
+import type { ClusterRuntimes } from "../upstream/cluster-runtime.ts";
+import { ProxyStats, STAT, codeClassStat, flagStat, rejectedStat } from "../stats.ts";
+import { RequestLog } from "./request-log.ts";
+import { parseRequestTarget } from "./request-target.ts";
+import { REPLY, sendLocalReply } from "./local-reply.ts";
+import { appendForwardedFor, endToEndHeaders } from "./proxy-headers.ts";
+import { ForwardExchange } from "./forward.ts";
+import { formatAccessLog, type AccessLogSink } from "./access-log.ts";
+
+export interface HttpContext {
+  snapshot(): Snapshot;
+  runtimes: ClusterRuntimes;
+  stats: ProxyStats;
+  accessLog: AccessLogSink;
+  logger: Logger;
+}
+
+function hostPort(addr: string | undefined, port: number | undefined): string {
+  if (!addr) return "-";
+  return addr.includes(":") ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+function pickCluster(action: RouteForward): number {
+  if (action.clusters.length === 1) return 0;
+  let r = Math.random() * action.totalWeight;
+  for (let i = 0; i < action.clusters.length; i++) {
+    r -= action.clusters[i].weight;
+    if (r < 0) return i;
+  }
+  return action.clusters.length - 1;
+}
+
+function findRoute(hcm: CompiledHcm, input: MatchInput): { route: CompiledRoute | undefined; configured: boolean } {
+  const table = hcm.routes;
+  if (!table) return { route: undefined, configured: false };
+  const vh = table.findVirtualHost(input.authority);
+  if (vh) for (const r of vh.routes) if (r.matches(input)) return { route: r, configured: true };
+  return { route: undefined, configured: true };
+}
+
+/** Handles one request; `fallback` is the listener as last bound, for draining listeners. */
+export function handleRequest(ctx: HttpContext, listenerName: string, fallback: CompiledListener, req: IncomingMessage, res: ServerResponse): void {
+  const snap = ctx.snapshot();
+  const listener = snap.listeners.get(listenerName) ?? fallback;
+  const sock = req.socket;
+  const chain = selectFilterChain(listener, sock.localPort ?? 0);
+  const hcm = chain?.hcm;
+  if (!hcm) {
+    ctx.stats.inc(rejectedStat("no_http_filter_chain"));
+    sock.destroy();
+    return;
+  }
+  const stats = ctx.stats;
+  stats.inc(STAT.rqTotal);
+  if (req.rawHeaders.length / 2 > hcm.maxHeadersCount) {
+    stats.inc(rejectedStat("too_many_headers"));
+    res.writeHead(431, { "content-type": "text/plain", connection: "close" });
+    res.end(`too many request headers (limit ${hcm.maxHeadersCount})`, () => sock.destroy());
+    return;
+  }
+  const log = new RequestLog();
+  const headers = req.headers;
+  log.method = req.method ?? "-";
+  log.protocol = `HTTP/${req.httpVersion}`;
+  log.downstreamLocal = hostPort(sock.localAddress, sock.localPort);
+  log.downstreamRemote = hostPort(sock.remoteAddress, sock.remotePort);
+  log.userAgent = headers["user-agent"];
+  if (hcm.generateRequestId && headers["x-request-id"] === undefined) headers["x-request-id"] = randomUUID();
+  log.requestId = headers["x-request-id"] as string | undefined;
+  res.once("close", () => {
+    if (!res.writableFinished && !log.endedByProxy && !log.flags.includes("DC")) {
+      log.addFlag("DC");
+      log.details = "downstream_remote_disconnect";
+    }
+    if (log.status === 0) log.status = res.headersSent ? res.statusCode : 0;
+    stats.inc(codeClassStat(log.status));
+    if (log.flags) for (const f of log.flags.split(",")) stats.inc(flagStat(f));
+    if (hcm.accessLog) ctx.accessLog(formatAccessLog(log));
+  });
+
+  const target = parseRequestTarget(req.url ?? "/", headers.host);
+  if (!target) {
+    log.path = req.url ?? "-";
+    sendLocalReply(res, log, REPLY.badTarget);
+    return;
+  }
+  log.path = target.query ? `${target.path}?${target.query}` : target.path;
+  log.authority = target.authority || "-";
+  const input: MatchInput = { method: log.method, authority: target.authority, path: target.path, query: target.query, headers, queryParams: undefined };
+  const { route, configured } = findRoute(hcm, input);
+  if (!route) {
+    sendLocalReply(res, log, configured ? REPLY.noRoute : REPLY.noRouteConfig);
+    return;
+  }
+  log.routeName = route.name;
+  const action = route.action;
+  if (action.kind === "direct") {
+    const h: Record<string, string | string[] | number | undefined> = { "content-length": action.body.length };
+    if (action.body.length) h["content-type"] = "text/plain";
+    applyHeaderOps(route.responseHeaders, h);
+    log.status = action.status;
+    log.details = "direct_response";
+    log.bytesSent = action.body.length;
+    res.writeHead(action.status, h);
+    res.end(action.body);
+    return;
+  }
+  if (action.kind === "redirect") {
+    log.status = action.status;
+    log.details = "direct_response";
+    res.writeHead(action.status, { location: action.location(input), "content-length": 0 });
+    res.end();
+    return;
+  }
+  const choice = action.clusters[pickCluster(action)];
+  log.upstreamCluster = choice.cluster;
+  const cluster = snap.clusters.get(choice.cluster);
+  if (!cluster) {
+    sendLocalReply(res, log, REPLY.noCluster);
+    return;
+  }
+  const upstreamHeaders = endToEndHeaders(headers);
+  upstreamHeaders.host = action.hostRewrite ?? target.authority;
+  if (upstreamHeaders["x-forwarded-proto"] === undefined) upstreamHeaders["x-forwarded-proto"] = "http";
+  if (listener.inbound) appendForwardedFor(upstreamHeaders, sock.remoteAddress);
+  log.forwardedFor = upstreamHeaders["x-forwarded-for"] as string | undefined;
+  applyHeaderOps(route.requestHeaders, upstreamHeaders);
+  applyHeaderOps(choice.requestHeaders, upstreamHeaders);
+  new ForwardExchange({ req, res, log, stats, input, route, action, cluster, runtime: ctx.runtimes.get(cluster.name), headers: upstreamHeaders }).start();
+}

@@ -1,0 +1,177 @@
+// Opens one HTTP server per Listener that has an address, keeps unchanged ones bound across
+// snapshots, and drains removed ones (stop accepting, let in-flight requests finish, then
+// close what is left). Bind failures are logged and reported, never thrown.
+import http from "node:http";
+import type { Socket } from "node:net";
+import type { Logger } from "pino";
+import type { CompiledListener, Snapshot } from "../state/types.ts";
+import { handleRequest, type HttpContext } from "../http/request-handler.ts";
+import { rejectedStat, STAT } from "../stats.ts";
+
+/** Envoy's default max_request_headers_kb is 60. */
+export const DEFAULT_MAX_HEADER_BYTES = 60 * 1024;
+export const DEFAULT_DRAIN_MS = 10_000;
+
+export interface ListenerManagerOptions {
+  ctx: HttpContext;
+  logger: Logger;
+  maxHeaderBytes?: number;
+  drainMs?: number;
+}
+
+export interface ListenerStatus {
+  name: string;
+  address: string;
+  /** The bound port (differs from the configured one when that was 0). */
+  port: number;
+  state: "binding" | "listening" | "failed" | "draining";
+  error?: string;
+}
+
+interface Bound {
+  name: string;
+  listener: CompiledListener;
+  server: http.Server;
+  status: ListenerStatus;
+  ready: Promise<void>;
+}
+
+const CONNECT_BODY = "CONNECT is not supported by the Mizzen proxy yet: send plain http:// requests through HTTP_PROXY (HTTPS through the proxy comes later)\n";
+
+function rawReply(status: string, body: string): string {
+  return `HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+export class ListenerManager {
+  private readonly bound = new Map<string, Bound>();
+  private readonly draining = new Set<Promise<void>>();
+  private readonly opts: ListenerManagerOptions;
+
+  constructor(opts: ListenerManagerOptions) {
+    this.opts = opts;
+  }
+
+  /** Brings the bound servers in line with the snapshot; resolves when binds settled. */
+  async apply(snap: Snapshot): Promise<void> {
+    const pending: Promise<void>[] = [];
+    for (const [name, b] of this.bound) {
+      const next = snap.listeners.get(name);
+      if (next && next.bindKey === b.listener.bindKey && b.status.state !== "failed") {
+        b.listener = next;
+        continue;
+      }
+      this.bound.delete(name);
+      this.drain(b);
+    }
+    for (const [name, l] of snap.listeners) {
+      if (this.bound.has(name)) continue;
+      const b = this.bind(l);
+      this.bound.set(name, b);
+      pending.push(b.ready);
+    }
+    await Promise.all(pending);
+  }
+
+  status(): ListenerStatus[] {
+    return [...this.bound.values()].map((b) => ({ ...b.status }));
+  }
+
+  /** Bound port of a listener, for tests and admin. */
+  port(name: string): number | undefined {
+    const b = this.bound.get(name);
+    return b?.status.state === "listening" ? b.status.port : undefined;
+  }
+
+  async close(): Promise<void> {
+    for (const b of this.bound.values()) this.drain(b);
+    this.bound.clear();
+    await Promise.all(this.draining);
+  }
+
+  private bind(l: CompiledListener): Bound {
+    const { ctx, logger } = this.opts;
+    const server = http.createServer({
+      maxHeaderSize: this.opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+      requireHostHeader: false, // absolute-form requests carry the authority in the URI
+      requestTimeout: 0, // long streaming bodies are fine; idle connections time out below
+      headersTimeout: 60_000,
+      keepAliveTimeout: 60_000,
+    });
+    server.maxHeadersCount = 0; // counted per connection manager in the request handler
+    const b: Bound = {
+      name: l.name,
+      listener: l,
+      server,
+      status: { name: l.name, address: l.host, port: l.port, state: "binding" },
+      ready: Promise.resolve(),
+    };
+    server.on("request", (req, res) => {
+      try {
+        handleRequest(ctx, b.name, b.listener, req, res);
+      } catch (err) {
+        // A bug must cost one request, never the process.
+        logger.error({ listener: l.name, err: (err as Error).stack }, "request handling failed");
+        ctx.stats.inc(rejectedStat("internal_error"));
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain", connection: "close" });
+        res.end("internal proxy error\n");
+      }
+    });
+    server.on("connection", () => ctx.stats.inc(STAT.cxTotal));
+    server.on("connect", (_req, socket: Socket) => {
+      ctx.stats.inc(rejectedStat("connect_not_supported"));
+      socket.end(rawReply("405 Method Not Allowed", CONNECT_BODY));
+    });
+    server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+      const code = err.code ?? "";
+      const reason = code === "HPE_HEADER_OVERFLOW" ? "header_overflow" : code === "ECONNRESET" ? "downstream_reset" : code.includes("TIMEOUT") ? "timeout" : "malformed_request";
+      ctx.stats.inc(rejectedStat(reason));
+      logger.debug({ listener: l.name, reason, code }, "closing a downstream connection");
+      if (socket.writable && reason !== "downstream_reset") {
+        const reply = reason === "header_overflow" ? rawReply("431 Request Header Fields Too Large", "request headers too large\n")
+          : reason === "timeout" ? rawReply("408 Request Timeout", "") : rawReply("400 Bad Request", "malformed HTTP request\n");
+        socket.end(reply);
+      }
+      socket.destroy();
+    });
+    b.ready = new Promise<void>((resolve) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        b.status.state = "failed";
+        b.status.error = `${err.code ?? "error"}: ${err.message}`;
+        logger.error({ listener: l.name, address: `${l.host}:${l.port}`, err: b.status.error }, `listener ${l.name} cannot bind ${l.host}:${l.port}; it stays down until the next update`);
+        resolve();
+      };
+      server.once("error", onError);
+      server.listen({ host: l.host, port: l.port }, () => {
+        server.off("error", onError);
+        server.on("error", (err) => logger.error({ listener: l.name, err: err.message }, "listener error"));
+        const addr = server.address();
+        b.status.state = "listening";
+        b.status.port = typeof addr === "object" && addr ? addr.port : l.port;
+        logger.info({ listener: l.name, address: `${l.host}:${b.status.port}` }, "listener bound");
+        resolve();
+      });
+    });
+    return b;
+  }
+
+  private drain(b: Bound): void {
+    if (b.status.state !== "listening") {
+      b.server.close();
+      return;
+    }
+    b.status.state = "draining";
+    const drainMs = this.opts.drainMs ?? DEFAULT_DRAIN_MS;
+    const p = new Promise<void>((resolve) => {
+      const idle = setInterval(() => b.server.closeIdleConnections(), 200);
+      const hard = setTimeout(() => b.server.closeAllConnections(), drainMs);
+      b.server.close(() => {
+        clearInterval(idle);
+        clearTimeout(hard);
+        resolve();
+      });
+    });
+    this.draining.add(p);
+    void p.then(() => this.draining.delete(p));
+    this.opts.logger.info({ listener: b.name }, "listener draining");
+  }
+}

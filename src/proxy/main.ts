@@ -1,0 +1,121 @@
+// Starts a sidecar proxy: ADS client -> state (compile, validate, swap) -> listeners, plus
+// the admin endpoint. While the control plane is unreachable the last good snapshot keeps
+// serving; the client reconnects on its own.
+import type { Logger } from "pino";
+import { AdsClient } from "../xds/client.ts";
+import { TYPE } from "../xds/envoy-types.ts";
+import type { ProxyNode } from "../xds/node.ts";
+import { silentLogger } from "../log/logger.ts";
+import { ProxyState } from "./state/proxy-state.ts";
+import { ClusterRuntimes } from "./upstream/cluster-runtime.ts";
+import { ListenerManager } from "./listen/listener-manager.ts";
+import { ProxyStats } from "./stats.ts";
+import { startAdmin } from "./admin/admin-server.ts";
+import { stdoutSink, type AccessLogSink } from "./http/access-log.ts";
+import type { HttpContext } from "./http/request-handler.ts";
+
+export interface ProxyOptions {
+  xds: string;
+  node: ProxyNode;
+  adminAddress: { host: string; port: number };
+  logger?: Logger;
+}
+
+/** The data plane without the xDS client: what tests drive by feeding resources directly. */
+export interface DataPlane {
+  state: ProxyState;
+  listeners: ListenerManager;
+  runtimes: ClusterRuntimes;
+  stats: ProxyStats;
+  /** Resolves when listener changes of the latest snapshot have been applied. */
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DataPlaneOptions {
+  logger?: Logger;
+  accessLog?: AccessLogSink;
+  subscribe?(typeUrl: string, names: string[]): void;
+  drainMs?: number;
+  maxHeaderBytes?: number;
+}
+
+export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
+  const logger = opts.logger ?? silentLogger;
+  const stats = new ProxyStats();
+  const runtimes = new ClusterRuntimes();
+  let applying: Promise<void> = Promise.resolve();
+  let listeners: ListenerManager | undefined = undefined;
+  const state: ProxyState = new ProxyState({
+    logger,
+    subscribe: opts.subscribe,
+    onSnapshot: (snap) => {
+      runtimes.sync(snap);
+      const lm = listeners!;
+      // Listener changes apply in order, one snapshot after the other.
+      applying = applying.then(() => lm.apply(snap)).catch((err: Error) => logger.error({ err: err.message }, "applying listeners failed"));
+    },
+  });
+  const ctx: HttpContext = { snapshot: () => state.current, runtimes, stats, accessLog: opts.accessLog ?? stdoutSink, logger };
+  listeners = new ListenerManager({ ctx, logger, drainMs: opts.drainMs, maxHeaderBytes: opts.maxHeaderBytes });
+  const lm = listeners;
+  return {
+    state,
+    listeners: lm,
+    runtimes,
+    stats,
+    settled: () => applying,
+    async close() {
+      await applying;
+      await lm.close();
+      runtimes.closeAll();
+    },
+  };
+}
+
+export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise<void>; adminPort: number }> {
+  const logger = opts.logger ?? silentLogger;
+  let client: AdsClient | undefined = undefined;
+  const plane = createDataPlane({ logger, subscribe: (t, names) => client?.subscribe(t, names) });
+  client = new AdsClient({
+    server: opts.xds,
+    node: opts.node,
+    logger,
+    onResponse: (typeUrl, resources, version) => plane.state.handleResponse(typeUrl, resources, version),
+    onConnectionChange: (up) => {
+      if (up) logger.info({ xds: opts.xds }, "connected to the control plane");
+      else logger.warn({ xds: opts.xds }, "control plane unreachable; serving the last good configuration");
+    },
+  });
+  const ads = client;
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      ads.close();
+      await plane.close();
+      await new Promise<void>((r) => admin.server.close(() => r()));
+      admin.server.closeAllConnections();
+    })();
+    return closing;
+  };
+  const admin = await startAdmin(
+    {
+      state: plane.state,
+      runtimes: plane.runtimes,
+      listeners: plane.listeners,
+      stats: plane.stats,
+      logger,
+      xdsConnected: () => ads.connected,
+      quit: () => {
+        void close().then(() => process.exit(0));
+      },
+    },
+    opts.adminAddress.host,
+    opts.adminAddress.port,
+  );
+  ads.subscribe(TYPE.cluster, []);
+  ads.subscribe(TYPE.listener, []);
+  ads.start();
+  logger.info({ admin: `${opts.adminAddress.host}:${admin.port}`, xds: opts.xds }, "proxy started");
+  return { close, adminPort: admin.port };
+}

@@ -1,0 +1,159 @@
+// The compiled, immutable form of the xDS resources the proxy serves from. Built by the
+// compile-*.ts files, assembled by snapshot.ts, read by listen/, http/ and upstream/.
+import type { IncomingHttpHeaders } from "node:http";
+import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from "../../xds/envoy-types.ts";
+
+/** What route matching looks at, computed once per request. */
+export interface MatchInput {
+  method: string;
+  /** Authority as sent (host or host:port), original case. */
+  authority: string;
+  /** Path without the query string. */
+  path: string;
+  /** Query string without "?", "" when none. */
+  query: string;
+  headers: IncomingHttpHeaders;
+  /** Parsed lazily by the first query-parameter matcher that needs it. */
+  queryParams: URLSearchParams | undefined;
+}
+
+export type AppendAction = "APPEND_IF_EXISTS_OR_ADD" | "ADD_IF_ABSENT" | "OVERWRITE_IF_EXISTS_OR_ADD" | "OVERWRITE_IF_EXISTS";
+export interface HeaderAdd { key: string; value: string; action: AppendAction }
+/** Header mutations of a route (or a weighted cluster); undefined when there are none. */
+export interface HeaderOps { add: HeaderAdd[]; remove: string[] }
+
+export const RETRY = {
+  fiveXx: 1,
+  gatewayError: 2,
+  connectFailure: 4,
+  refusedStream: 8,
+  reset: 16,
+  retriableStatusCodes: 32,
+  grpc: 64,
+} as const;
+
+export interface CompiledRetryPolicy {
+  /** Bit set of RETRY flags. */
+  on: number;
+  numRetries: number;
+  /** 0 = none. */
+  perTryTimeoutMs: number;
+  retriableStatusCodes: ReadonlySet<number>;
+  /** grpc-status values (as strings, as they arrive in headers) that are retried. */
+  grpcStatuses: ReadonlySet<string>;
+  /** previous_hosts predicate: try another endpoint when one exists. */
+  avoidPreviousHosts: boolean;
+  hostSelectionMaxAttempts: number;
+}
+
+export interface ClusterChoice { cluster: string; weight: number; requestHeaders: HeaderOps | undefined }
+
+export interface RouteForward {
+  kind: "route";
+  /** One entry for a plain cluster; several for weighted_clusters. */
+  clusters: ClusterChoice[];
+  totalWeight: number;
+  /** 0 = no timeout. */
+  timeoutMs: number;
+  retry: CompiledRetryPolicy | undefined;
+  /** Rewrites the path (without query); undefined when the route does not rewrite. */
+  rewritePath: ((path: string) => string) | undefined;
+  hostRewrite: string | undefined;
+}
+export interface RouteRedirect { kind: "redirect"; status: number; location: (input: MatchInput) => string }
+export interface RouteDirect { kind: "direct"; status: number; body: Buffer }
+export type RouteAction = RouteForward | RouteRedirect | RouteDirect;
+
+export interface CompiledRoute {
+  /** Route name, "-" when unnamed (for access logs). */
+  name: string;
+  matches: (input: MatchInput) => boolean;
+  action: RouteAction;
+  requestHeaders: HeaderOps | undefined;
+  responseHeaders: HeaderOps | undefined;
+}
+
+export interface CompiledVirtualHost { name: string; routes: CompiledRoute[] }
+
+export interface CompiledRouteTable {
+  name: string;
+  /** Envoy's domain search: exact, suffix wildcards, prefix wildcards, then "*". */
+  findVirtualHost(authority: string): CompiledVirtualHost | undefined;
+  virtualHostCount: number;
+}
+
+export interface AccessLogConfig { stdout: boolean }
+
+export interface CompiledHcm {
+  statPrefix: string;
+  /** Inline route table, or the RDS name to resolve from the snapshot. */
+  inlineRoutes: CompiledRouteTable | undefined;
+  rdsName: string | undefined;
+  /** Resolved at snapshot assembly; undefined while the RDS resource has not arrived. */
+  routes: CompiledRouteTable | undefined;
+  generateRequestId: boolean;
+  accessLog: AccessLogConfig | undefined;
+  maxHeadersCount: number;
+  /** 0 = none. */
+  requestTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+export interface CompiledFilterChain {
+  name: string;
+  destinationPort: number | undefined;
+  /** undefined when the chain holds no HTTP connection manager we can run. */
+  hcm: CompiledHcm | undefined;
+  unsupportedReason: string | undefined;
+}
+
+export interface CompiledListener {
+  name: string;
+  host: string;
+  port: number;
+  inbound: boolean;
+  filterChains: CompiledFilterChain[];
+  /** Identity of the bind: listeners with the same key keep their socket across updates. */
+  bindKey: string;
+}
+
+export interface EndpointAddress {
+  host: string;
+  port: number;
+  /** "host:port", also the key of per-host runtime stats. */
+  key: string;
+  healthy: boolean;
+  healthStatus: string;
+  weight: number;
+}
+
+export interface CompiledCluster {
+  name: string;
+  type: "STATIC" | "STRICT_DNS" | "LOGICAL_DNS" | "EDS" | "ORIGINAL_DST";
+  /** EDS service name (cluster name when eds_cluster_config.service_name is empty). */
+  edsName: string | undefined;
+  connectTimeoutMs: number;
+  /** Static/DNS clusters: from load_assignment; EDS: filled at snapshot assembly. */
+  endpoints: EndpointAddress[];
+  healthyEndpoints: EndpointAddress[];
+  maxRequestsPerConnection: number;
+}
+
+export interface Received<T> { name: string; resource: T; version: string; lastUpdated: Date }
+
+export interface Snapshot {
+  /** Monotonic counter, handy in logs and tests. */
+  generation: number;
+  listeners: ReadonlyMap<string, CompiledListener>;
+  clusters: ReadonlyMap<string, CompiledCluster>;
+  routeTables: ReadonlyMap<string, CompiledRouteTable>;
+  /** RDS names referenced by listeners but not received yet, EDS names likewise. */
+  missingRoutes: string[];
+  missingEndpoints: string[];
+  raw: {
+    listeners: ReadonlyMap<string, Received<Listener>>;
+    routes: ReadonlyMap<string, Received<RouteConfiguration>>;
+    clusters: ReadonlyMap<string, Received<Cluster>>;
+    endpoints: ReadonlyMap<string, Received<ClusterLoadAssignment>>;
+  };
+}

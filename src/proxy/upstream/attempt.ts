@@ -1,0 +1,85 @@
+// One try of a request against one endpoint. Reports exactly one outcome: the response head,
+// or a failure classified as Envoy does (connect failure before the socket connected, reset
+// after). The caller owns retries and timeouts; abort() silences all later events.
+import http from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import type { Readable } from "node:stream";
+import type { EndpointAddress } from "../state/types.ts";
+
+export type AttemptFailure = "connect-failure" | "reset";
+
+export interface AttemptHandlers {
+  onResponse(res: IncomingMessage): void;
+  onFailure(kind: AttemptFailure, detail: string): void;
+}
+
+export interface AttemptRequest {
+  endpoint: EndpointAddress;
+  method: string;
+  path: string;
+  headers: OutgoingHttpHeaders;
+  agent: http.Agent;
+  connectTimeoutMs: number;
+  /** Buffered body (replayable), a stream (single use), or undefined for none. */
+  body: Buffer | Readable | undefined;
+}
+
+export class Attempt {
+  readonly endpoint: EndpointAddress;
+  private readonly req: http.ClientRequest;
+  private settled = false;
+  private connected = false;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private readonly stream: Readable | undefined;
+
+  constructor(r: AttemptRequest, h: AttemptHandlers) {
+    this.endpoint = r.endpoint;
+    const req = http.request({ host: r.endpoint.host, port: r.endpoint.port, method: r.method, path: r.path, headers: r.headers, agent: r.agent, setHost: false });
+    this.req = req;
+    req.on("socket", (s) => {
+      if (!s.connecting) {
+        this.connected = true; // reused keep-alive connection
+        return;
+      }
+      this.connectTimer = setTimeout(() => s.destroy(Object.assign(new Error("connect timeout"), { code: "ETIMEDOUT" })), r.connectTimeoutMs);
+      s.once("connect", () => {
+        this.connected = true;
+        clearTimeout(this.connectTimer);
+      });
+      s.once("close", () => clearTimeout(this.connectTimer));
+    });
+    req.on("response", (res) => {
+      if (this.settled) {
+        res.resume();
+        return;
+      }
+      this.settled = true;
+      h.onResponse(res);
+    });
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      if (this.settled) return;
+      this.settled = true;
+      clearTimeout(this.connectTimer);
+      this.unpipe();
+      h.onFailure(this.connected ? "reset" : "connect-failure", err.code ?? err.message);
+    });
+    if (r.body === undefined) req.end();
+    else if (Buffer.isBuffer(r.body)) req.end(r.body);
+    else {
+      this.stream = r.body;
+      r.body.pipe(req);
+    }
+  }
+
+  /** Stops this try; no handler is called afterwards. */
+  abort(): void {
+    this.settled = true;
+    clearTimeout(this.connectTimer);
+    this.unpipe();
+    this.req.destroy();
+  }
+
+  private unpipe(): void {
+    if (this.stream) this.stream.unpipe(this.req);
+  }
+}
