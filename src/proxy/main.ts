@@ -113,8 +113,8 @@ export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise
     opts.adminAddress.host,
     opts.adminAddress.port,
   );
-  ads.subscribe(TYPE.cluster, []);
-  ads.subscribe(TYPE.listener, []);
+  ads.subscribeAll(TYPE.cluster);
+  ads.subscribeAll(TYPE.listener);
   ads.start();
   logger.info({ admin: `${opts.adminAddress.host}:${admin.port}`, xds: opts.xds }, "proxy started");
   return { close, adminPort: admin.port };

@@ -11,21 +11,35 @@ export interface SummaryPod {
   ports: { name: string; port: number }[];
 }
 
+/** A service as the control plane's registry lists it (/debug/registryz). */
+export interface SummaryService {
+  hostname: string;
+  aliases: string[];
+  ports: { number: number }[];
+}
+
 export interface SummaryInput {
   dir: string;
   xdsAddress: string;
   debugAddress: string;
   pods: SummaryPod[];
+  services: SummaryService[];
 }
 
-/** Picks a pod, and a URL it serves, to show in the "try" lines (the first one with a port). */
-function example(pods: SummaryPod[]): { via: string; url: string } | undefined {
-  const pod = pods.find((p) => p.ports.length > 0) ?? pods[0];
-  if (!pod) return undefined;
-  const host = pod.labels.app ?? pod.podName;
-  const port = pod.ports[0]?.port ?? 80;
-  const path = host === "productpage" ? "/productpage" : "/";
-  return { via: pods[0]!.podIp, url: `http://${host}:${port}${path}` };
+/** The shortest name a client can use for a service, with its first port (omitted when 80). */
+function serviceUrl(svc: SummaryService): string {
+  const name = [svc.hostname, ...svc.aliases].sort((a, b) => a.length - b.length)[0]!;
+  const port = svc.ports[0]?.number ?? 80;
+  return `http://${name}${port === 80 ? "" : `:${port}`}/`;
+}
+
+/** A real service URL to show in the "try" lines, requested through the first pod's sidecar. */
+function example(s: SummaryInput): { via: string; url: string } | undefined {
+  const pod = s.pods[0];
+  const svc = s.services.find((x) => x.ports.length > 0);
+  if (!pod || !svc) return undefined;
+  const url = serviceUrl(svc);
+  return { via: pod.podIp, url: url.startsWith("http://productpage") ? `${url}productpage` : url };
 }
 
 export function formatSummary(s: SummaryInput): string {
@@ -43,7 +57,10 @@ export function formatSummary(s: SummaryInput): string {
     const ports = p.ports.map((x) => x.port).join(",");
     lines.push(`  ${p.podName.padEnd(nameWidth)}  ${p.podIp.padEnd(16)}  ${`${p.appAddress}${ports ? `:${ports}` : ""}`.padEnd(16)}  http://${p.podIp}:${ADMIN_PORT}/config_dump`);
   }
-  const ex = example(s.pods);
+  if (s.services.length > 0) {
+    lines.push("", `  services: ${s.services.map(serviceUrl).join("  ")}`);
+  }
+  const ex = example(s);
   lines.push("", "Try:");
   if (ex) {
     lines.push(`  curl -x http://${ex.via}:${OUTBOUND_PORT} ${ex.url}     # a request through ${s.pods[0]!.podName}'s sidecar`);

@@ -1,11 +1,11 @@
 // `mizzen up DIR`: the control plane, then for every pod its sidecar (waited ready) and its
 // application, all as supervised child processes; Ctrl-C stops them in reverse order.
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { join, resolve } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { UserError, parseHostPort } from "../cli/user-error.ts";
 import { ADMIN_PORT, OUTBOUND_PORT, planPods, plannedListeners, type PodPlan } from "./addresses.ts";
 import { busyPorts, NotReadyError, waitListening, waitReady, type PlannedListener } from "./probes.ts";
-import { formatSummary } from "./summary.ts";
+import { formatSummary, type SummaryService } from "./summary.ts";
 import { Supervisor, type SupervisedChild } from "./supervisor.ts";
 import { readWorkloadsFile, WorkloadsFileError, type WorkloadPort } from "./workloads-file.ts";
 
@@ -84,6 +84,8 @@ export function appEnv(pod: PodPlan, controlHost: string, base: NodeJS.ProcessEn
     // Node 24 honours HTTP_PROXY for fetch and node:http only when this is set.
     NODE_USE_ENV_PROXY: "1",
     MIZZEN_PARENT_PID: String(process.pid),
+    // "node" inside a shell command means the same Node as the runner's.
+    PATH: [dirname(process.execPath), base.PATH].filter(Boolean).join(delimiter),
   };
   if (pod.spec.ports[0]) env.PORT = String(pod.spec.ports[0].port);
   else delete env.PORT;
@@ -222,6 +224,18 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
   if (slow.length) sup.note(`not listening yet: ${slow.join(", ")} (see their output above)`);
   // Keep file order for the summary and for callers (pods started concurrently).
   workloads.sort((a, b) => pods.findIndex((p) => p.podName === a.name) - pods.findIndex((p) => p.podName === b.name));
-  out.write(formatSummary({ dir, xdsAddress, debugAddress, pods: pods.map((p) => ({ ...p, namespace: p.spec.namespace, labels: p.spec.labels, ports: p.spec.ports })) }));
+  const services = await registryServices(debugAddress);
+  out.write(formatSummary({ dir, xdsAddress, debugAddress, services, pods: pods.map((p) => ({ ...p, namespace: p.spec.namespace, labels: p.spec.labels, ports: p.spec.ports })) }));
   return { stop, workloads, control, done };
+}
+
+/** The services the control plane knows, for the summary; none if it cannot be asked. */
+async function registryServices(debugAddress: string): Promise<SummaryService[]> {
+  try {
+    const res = await fetch(`http://${debugAddress}/debug/registryz`, { signal: AbortSignal.timeout(2000) });
+    const body = (await res.json()) as { services?: SummaryService[] };
+    return Array.isArray(body.services) ? body.services : [];
+  } catch {
+    return [];
+  }
 }

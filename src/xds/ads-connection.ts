@@ -81,14 +81,12 @@ export class AdsConnection {
       // A newer response is on its way; the client will answer that one. Keep its new
       // subscription so that answer is compared with it (xDS spec on stale nonces).
       this.deps.stats.staleNonces++;
-      st.names = names;
-      st.wildcard = isWildcardRequest(typeUrl, names);
+      st.subscribe(names, isWildcardRequest(typeUrl, names, !st.named));
       this.log.debug({ proxy: this.node.id, type: typeUrl, nonce }, "stale nonce; request ignored");
       return;
     }
     if (nonce && st.sent && nonce === st.sent.nonce) this.recordReply(st, req);
-    st.names = names;
-    st.wildcard = isWildcardRequest(typeUrl, names);
+    st.subscribe(names, isWildcardRequest(typeUrl, names, !st.named));
     this.answer(st, first ? req.version_info : undefined);
   }
 
@@ -134,7 +132,7 @@ export class AdsConnection {
     if (!this.resources && !this.generate()) return;
     let subset: EncodedSubset;
     try {
-      subset = encodeSubset(st.typeUrl, this.resources!.get(st.typeUrl), st.wildcard ? [] : st.names);
+      subset = encodeSubset(st.typeUrl, this.resources!.get(st.typeUrl), st.names, st.wildcard);
     } catch (err) {
       this.deps.stats.generationErrors++;
       this.log.error({ proxy: this.node?.id, type: st.typeUrl, err: describeError(err) }, "config for proxy does not encode; it keeps its current config");

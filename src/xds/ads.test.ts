@@ -62,9 +62,13 @@ class TestProxy {
     return this.seen.filter((s) => s.typeUrl === typeUrl).at(-1);
   }
 
-  startWith(subs: [string, string[]][]): this {
+  /** "all" subscribes to the wildcard, a list to exactly those names. */
+  startWith(subs: [string, string[] | "all"][]): this {
     this.client.start();
-    for (const [t, names] of subs) this.client.subscribe(t, names);
+    for (const [t, names] of subs) {
+      if (names === "all") this.client.subscribeAll(t);
+      else this.client.subscribe(t, names);
+    }
     return this;
   }
 }
@@ -89,7 +93,7 @@ test("ACK flow: wildcard LDS, then sync status shows sent == acked", { timeout: 
   const world = new World();
   const connected: string[] = [];
   await withServer(world, async (server, port) => {
-    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, []], [TYPE.cluster, []]]);
+    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, "all"], [TYPE.cluster, "all"]]);
     try {
       await waitFor("LDS and CDS synced", () => synced(server, "a", TYPE.listener)() && synced(server, "a", TYPE.cluster)());
       assert.deepEqual(proxy.last(TYPE.listener)?.names, ["l1", "l2"]);
@@ -115,7 +119,7 @@ test("ACK flow: wildcard LDS, then sync status shows sent == acked", { timeout: 
 test("NACK is recorded, the proxy keeps its state, the same content is not resent", { timeout: 20_000 }, async () => {
   const world = new World();
   await withServer(world, async (server, port) => {
-    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, []]]);
+    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, "all"]]);
     try {
       await waitFor("LDS synced", synced(server, "a", TYPE.listener));
       const good = proxy.accepted.get(TYPE.listener)!;
@@ -150,8 +154,8 @@ test("NACK is recorded, the proxy keeps its state, the same content is not resen
 test("push with a predicate reaches only the matching proxies", { timeout: 20_000 }, async () => {
   const world = new World();
   await withServer(world, async (server, port) => {
-    const a = new TestProxy(port, testNode("a", { ip: "127.10.1.1" })).startWith([[TYPE.listener, []]]);
-    const b = new TestProxy(port, testNode("b", { ip: "127.10.1.2" })).startWith([[TYPE.listener, []]]);
+    const a = new TestProxy(port, testNode("a", { ip: "127.10.1.1" })).startWith([[TYPE.listener, "all"]]);
+    const b = new TestProxy(port, testNode("b", { ip: "127.10.1.2" })).startWith([[TYPE.listener, "all"]]);
     try {
       await waitFor("both synced", () => synced(server, "a", TYPE.listener)() && synced(server, "b", TYPE.listener)());
       world.listeners.set("l3", rdsListener("l3", 9090, "r1"));
@@ -173,7 +177,7 @@ test("push with a predicate reaches only the matching proxies", { timeout: 20_00
 test("identical content gives no new response", { timeout: 20_000 }, async () => {
   const world = new World();
   await withServer(world, async (server, port) => {
-    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, []], [TYPE.route, ["r1"]]]);
+    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, "all"], [TYPE.route, ["r1"]]]);
     try {
       await waitFor("synced", () => synced(server, "a", TYPE.listener)() && synced(server, "a", TYPE.route)());
       const pushes = server.stats().pushesByType;
@@ -195,7 +199,7 @@ test("identical content gives no new response", { timeout: 20_000 }, async () =>
 test("a listener removed from the wildcard set disappears from the next response", { timeout: 20_000 }, async () => {
   const world = new World();
   await withServer(world, async (server, port) => {
-    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, []]]);
+    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, "all"]]);
     try {
       await waitFor("synced", synced(server, "a", TYPE.listener));
       world.listeners.delete("l2");
@@ -230,6 +234,55 @@ test("RDS and EDS send only the requested names; a new subscription is answered 
   });
 });
 
+test("unsubscribing the last RDS / EDS name sends an empty request, answered with nothing", { timeout: 20_000 }, async () => {
+  const world = new World();
+  await withServer(world, async (server, port) => {
+    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, "all"], [TYPE.route, ["r1"]], [TYPE.endpoint, []]]);
+    try {
+      await waitFor("LDS and RDS synced", () => synced(server, "a", TYPE.listener)() && synced(server, "a", TYPE.route)());
+      assert.equal(typeStatus(server, "a", TYPE.endpoint), undefined, "an empty EDS subscription that never had names is not sent");
+      assert.deepEqual(proxy.last(TYPE.route)!.names, ["r1"]);
+      const routeResponses = proxy.count(TYPE.route);
+      proxy.client.subscribe(TYPE.route, []);
+      await waitFor("empty RDS response", () => proxy.count(TYPE.route) === routeResponses + 1);
+      assert.deepEqual(proxy.last(TYPE.route)!.names, [], "empty RDS means none, not everything");
+      await waitFor("RDS synced", synced(server, "a", TYPE.route));
+      const rds = typeStatus(server, "a", TYPE.route)!;
+      assert.equal(rds.wildcard, false);
+      assert.deepEqual(rds.subscribed, []);
+      // A change to r1 no longer reaches the proxy.
+      const rounds = server.stats().pushRounds;
+      world.routes.set("r1", simpleRoute("r1", "c9"));
+      server.push("r1 changed");
+      await waitFor("push ran", () => server.stats().pushRounds > rounds);
+      proxy.client.subscribe(TYPE.endpoint, ["c1"]);
+      await waitFor("EDS answered", () => proxy.last(TYPE.endpoint)?.names.length === 1);
+      assert.equal(proxy.count(TYPE.route), routeResponses + 1, "unsubscribed route is not pushed");
+      assert.equal(typeStatus(server, "a", TYPE.listener)?.wildcard, true, "LDS stays a wildcard");
+    } finally {
+      proxy.client.close();
+    }
+  });
+});
+
+test("server: an empty LDS list after named LDS means none; \"*\" is wildcard again", { timeout: 20_000 }, async () => {
+  const world = new World();
+  await withServer(world, async (server, port) => {
+    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, ["l1"]]]);
+    try {
+      await waitFor("named LDS", () => proxy.last(TYPE.listener)?.names.length === 1);
+      proxy.client.subscribe(TYPE.listener, []);
+      await waitFor("LDS none", () => proxy.last(TYPE.listener)?.names.length === 0);
+      assert.equal(typeStatus(server, "a", TYPE.listener)?.wildcard, false);
+      proxy.client.subscribeAll(TYPE.listener); // sent as "*" now that the stream named listeners
+      await waitFor("LDS all", () => proxy.last(TYPE.listener)?.names.length === 2);
+      assert.equal(typeStatus(server, "a", TYPE.listener)?.wildcard, true);
+    } finally {
+      proxy.client.close();
+    }
+  });
+});
+
 test("client reconnects after the server restarts on the same port and resubscribes", { timeout: 30_000 }, async () => {
   const world = new World();
   const first = new AdsServer({ resourcesFor: world.resourcesFor, debounceMs: 20 });
@@ -238,7 +291,7 @@ test("client reconnects after the server restarts on the same port and resubscri
   const proxy = new TestProxy(port, testNode("a"), (c) => changes.push(c));
   let second: AdsServer | undefined;
   try {
-    proxy.startWith([[TYPE.listener, []], [TYPE.route, ["r1"]]]);
+    proxy.startWith([[TYPE.listener, "all"], [TYPE.route, ["r1"]]]);
     await waitFor("synced on first server", () => synced(first, "a", TYPE.listener)() && synced(first, "a", TYPE.route)());
     const ldsVersion = proxy.last(TYPE.listener)!.version;
     await first.close();
@@ -264,7 +317,7 @@ test("client reconnects after the server restarts on the same port and resubscri
 test("debounce coalesces 20 rapid pushes into one response", { timeout: 20_000 }, async () => {
   const world = new World();
   await withServer(world, async (server, port) => {
-    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, []]]);
+    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, "all"]]);
     try {
       await waitFor("synced", synced(server, "a", TYPE.listener));
       const rounds = server.stats().pushRounds;
@@ -286,7 +339,7 @@ test("debounce coalesces 20 rapid pushes into one response", { timeout: 20_000 }
 test("a generation error keeps the proxy's config and is counted", { timeout: 20_000 }, async () => {
   const world = new World();
   await withServer(world, async (server, port) => {
-    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, []]]);
+    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, "all"]]);
     try {
       await waitFor("synced", synced(server, "a", TYPE.listener));
       world.failFor.add("a");
@@ -338,7 +391,7 @@ test("garbage type URLs and a missing node do not crash the server", { timeout: 
     garbage.client.close();
 
     // Still serving normal proxies.
-    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, []]]);
+    const proxy = new TestProxy(port, testNode("a")).startWith([[TYPE.listener, "all"]]);
     try {
       await waitFor("synced", synced(server, "a", TYPE.listener));
     } finally {

@@ -22,7 +22,14 @@ export interface AdsClientOptions {
 }
 
 interface Subscription {
+  /** Explicit names, sorted; [] with wildcard=false means "none". */
   names: string[];
+  /** Every resource of the type (LDS / CDS). */
+  wildcard: boolean;
+  /** A request for this type went out on the current stream. */
+  sentOnStream: boolean;
+  /** Explicit names went out on the current stream, so a wildcard must now be spelled "*". */
+  namedOnStream: boolean;
   /** version_info of the last accepted response ("" before any). */
   version: string;
   /** nonce of the last response seen on the current stream. */
@@ -65,13 +72,28 @@ export class AdsClient {
     this.open();
   }
 
-  /** Sets the names for a type ([] = wildcard for LDS/CDS); sends a request when the set changed. */
+  /**
+   * Watches exactly `names` of a type; [] means "none" (unsubscribe from everything). Sends a
+   * request when the set changed. An empty set is only sent to take back earlier names.
+   */
   subscribe(typeUrl: string, names: string[]): void {
-    const sorted = [...new Set(names)].sort();
+    this.setSubscription(typeUrl, [...new Set(names)].sort(), false);
+  }
+
+  /** Watches every resource of a type (wildcard; LDS and CDS). */
+  subscribeAll(typeUrl: string): void {
+    this.setSubscription(typeUrl, [], true);
+  }
+
+  private setSubscription(typeUrl: string, names: string[], wildcard: boolean): void {
     const sub = this.subs.get(typeUrl);
-    if (sub && sameNames(sub.names, sorted)) return;
-    if (sub) sub.names = sorted;
-    else this.subs.set(typeUrl, { names: sorted, version: "", nonce: "" });
+    if (sub && sub.wildcard === wildcard && sameNames(sub.names, names)) return;
+    if (sub) {
+      sub.names = names;
+      sub.wildcard = wildcard;
+    } else {
+      this.subs.set(typeUrl, { names, wildcard, version: "", nonce: "", sentOnStream: false, namedOnStream: false });
+    }
     this.send(typeUrl);
   }
 
@@ -101,7 +123,11 @@ export class AdsClient {
     ) as AdsStream;
     this.stream = stream;
     this.nodeSent = false;
-    for (const sub of this.subs.values()) sub.nonce = "";
+    for (const sub of this.subs.values()) {
+      sub.nonce = "";
+      sub.sentOnStream = false;
+      sub.namedOnStream = false;
+    }
     stream.on("metadata", () => this.guard(() => {
       if (this.stream !== stream) return;
       this.attempt = 0; // a server that skips unchanged types may send no response at all
@@ -177,9 +203,16 @@ export class AdsClient {
     const stream = this.stream;
     const sub = this.subs.get(typeUrl);
     if (!stream || !sub) return;
+    // "None" that this stream never asked otherwise needs no request at all; on the wire an
+    // empty list is also Envoy's first-request wildcard, which only a wildcard may send.
+    if (!sub.wildcard && sub.names.length === 0 && !sub.sentOnStream) return;
+    let names = sub.names;
+    if (sub.wildcard) names = sub.namedOnStream ? ["*"] : [];
+    else if (names.length > 0) sub.namedOnStream = true;
+    sub.sentOnStream = true;
     const req: Partial<DiscoveryRequestMessage> = {
       version_info: sub.version,
-      resource_names: sub.names,
+      resource_names: names,
       type_url: typeUrl,
       response_nonce: sub.nonce,
     };

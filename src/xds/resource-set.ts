@@ -7,13 +7,18 @@ import { TYPE } from "./envoy-types.ts";
 import { encodeResource } from "./protos.ts";
 import type { RawAny } from "./ads-service.ts";
 
-/** LDS and CDS subscriptions may be wildcards: empty names (or "*") mean "all of them". */
+/** LDS and CDS subscriptions may be wildcards: "*" (or, legacy, empty names) mean "all of them". */
 export function isWildcardType(typeUrl: string): boolean {
   return typeUrl === TYPE.listener || typeUrl === TYPE.cluster;
 }
 
-export function isWildcardRequest(typeUrl: string, names: readonly string[]): boolean {
-  return isWildcardType(typeUrl) && (names.length === 0 || names.includes("*"));
+/**
+ * xDS rules: "*" asks for everything; an empty list does too ("legacy wildcard"), but only
+ * while the stream has never named resources of this type (`emptyMeansAll`). After names,
+ * an empty list means "none". RDS and EDS have no wildcard: empty is always "none".
+ */
+export function isWildcardRequest(typeUrl: string, names: readonly string[], emptyMeansAll = true): boolean {
+  return isWildcardType(typeUrl) && ((names.length === 0 && emptyMeansAll) || names.includes("*"));
 }
 
 export interface EncodedSubset {
@@ -35,12 +40,12 @@ function encodeCached(typeUrl: string, resource: object): RawAny {
 }
 
 /**
- * The subset of `all` a subscription selects, encoded and versioned. Throws (with the
+ * The subset of `all` a subscription selects (every resource when `wildcard`), encoded and versioned. Throws (with the
  * resource name) when a resource does not encode; the caller keeps what the proxy had.
  */
-export function encodeSubset(typeUrl: string, all: ReadonlyMap<string, object> | undefined, names: readonly string[]): EncodedSubset {
+export function encodeSubset(typeUrl: string, all: ReadonlyMap<string, object> | undefined, names: readonly string[], wildcard: boolean): EncodedSubset {
   const available = all ?? new Map<string, object>();
-  const selected = isWildcardRequest(typeUrl, names)
+  const selected = wildcard
     ? [...available.keys()]
     : [...new Set(names)].filter((n) => available.has(n));
   selected.sort();

@@ -31,6 +31,8 @@ export class TypeState {
   readonly typeUrl: string;
   names: string[] = [];
   wildcard = false;
+  /** The stream has named resources of this type: from then on empty names mean "none". */
+  named = false;
   /** The subscription the last response (or skip) was computed for, as a key. */
   answeredFor: string | undefined;
   sent: SentState | undefined;
@@ -39,6 +41,12 @@ export class TypeState {
 
   constructor(typeUrl: string) {
     this.typeUrl = typeUrl;
+  }
+
+  subscribe(names: string[], wildcard: boolean): void {
+    this.names = names;
+    this.wildcard = wildcard;
+    if (names.some((n) => n !== "*")) this.named = true;
   }
 
   subscriptionKey(): string {

@@ -29,9 +29,10 @@ function hostPort(addr: string | undefined, port: number | undefined): string {
   return addr.includes(":") ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
-function pickCluster(action: RouteForward): number {
+/** Index of the weighted cluster a request goes to; `random` returns [0, 1) (tests inject it). */
+export function pickCluster(action: RouteForward, random: () => number = Math.random): number {
   if (action.clusters.length === 1) return 0;
-  let r = Math.random() * action.totalWeight;
+  let r = random() * action.totalWeight;
   for (let i = 0; i < action.clusters.length; i++) {
     r -= action.clusters[i].weight;
     if (r < 0) return i;
@@ -39,7 +40,8 @@ function pickCluster(action: RouteForward): number {
   return action.clusters.length - 1;
 }
 
-function findRoute(hcm: CompiledHcm, input: MatchInput): { route: CompiledRoute | undefined; configured: boolean } {
+/** The first matching route of the virtual host for the authority; `configured` is false while RDS has not arrived. */
+export function findRoute(hcm: CompiledHcm, input: MatchInput): { route: CompiledRoute | undefined; configured: boolean } {
   const table = hcm.routes;
   if (!table) return { route: undefined, configured: false };
   const vh = table.findVirtualHost(input.authority);

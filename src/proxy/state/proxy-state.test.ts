@@ -97,3 +97,30 @@ test("resources survive the protobuf round trip the xDS client does and compile 
   assert.equal(r.matches(input), true);
   assert.equal(r.matches({ ...input, headers: { x: "PREFIXED" } }), false);
 });
+
+test("when the last route / EDS name is no longer referenced: unsubscribed ([]) and dropped", async () => {
+  const subs: [string, string[]][] = [];
+  const s = new ProxyState({ subscribe: (t, n) => subs.push([t, n]) });
+  // Nothing referenced yet: no empty subscription goes out.
+  s.handleResponse(TYPE.cluster, items([{ name: "static", type: "STATIC", load_assignment: cla("static", [{ port: 1 }]) }]), "0");
+  s.handleResponse(TYPE.listener, items([hcmListener("inline", { routeConfig: routeConfig("x", [vhost("v", ["*"], [toCluster("static")])]) })]), "0");
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(subs, []);
+  s.handleResponse(TYPE.cluster, items([edsCluster("c1")]), "1");
+  s.handleResponse(TYPE.listener, items([hcmListener("l1", { rds: "r1" })]), "1");
+  s.handleResponse(TYPE.route, items([routeConfig("r1", [vhost("v", ["*"], [toCluster("c1")])])]), "1");
+  s.handleResponse(TYPE.endpoint, items([cla("c1", [{ port: 1000 }])]), "1");
+  await new Promise((r) => setImmediate(r));
+  assert.equal(s.current.routeTables.size, 1);
+  s.handleResponse(TYPE.listener, items([]), "2");
+  s.handleResponse(TYPE.cluster, items([]), "2");
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(subs, [[TYPE.endpoint, ["c1"]], [TYPE.route, ["r1"]], [TYPE.route, []], [TYPE.endpoint, []]]);
+  assert.equal(s.current.raw.routes.size, 0, "unreferenced route dropped");
+  assert.equal(s.current.raw.endpoints.size, 0, "unreferenced endpoints dropped");
+  // Referenced again: subscribed again.
+  s.handleResponse(TYPE.listener, items([hcmListener("l1", { rds: "r1" })]), "3");
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(subs.at(-1), [TYPE.route, ["r1"]]);
+  assert.deepEqual(s.missing(), ["route r1 (RDS)"]);
+});

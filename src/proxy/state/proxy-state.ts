@@ -1,7 +1,8 @@
 // The proxy's xDS state: the latest accepted resources per type, compiled, and the current
 // immutable Snapshot. Every response is validated and compiled into a NEW snapshot; on any
 // error the response is NACKed (the reason is returned) and the previous snapshot stays.
-// LDS and CDS responses are the full set; RDS and EDS responses carry only what they name.
+// LDS and CDS responses are the full set; RDS and EDS responses carry only what they name,
+// and routes / endpoints no listener or cluster references any more are dropped and unsubscribed.
 import type { Logger } from "pino";
 import { TYPE } from "../../xds/envoy-types.ts";
 import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from "../../xds/envoy-types.ts";
@@ -95,6 +96,9 @@ export class ProxyState {
         endpoints = merge(this.endpoints, resources, version, now, (r: ClusterLoadAssignment) => r.cluster_name, (r) => compileEndpoints(r, `cluster_load_assignment "${r.cluster_name}"`));
         break;
     }
+    // Routes and endpoints nothing references any more are dropped with their subscription.
+    if (typeUrl === TYPE.listener) routes = keepOnly(routes, rdsNamesOf([...listeners.values()].map((e) => e.compiled)));
+    if (typeUrl === TYPE.cluster) endpoints = keepOnly(endpoints, edsNamesOf([...clusters.values()].map((e) => e.compiled)));
     const snap = assembleSnapshot(this.current.generation + 1, listeners, routes, clusters, endpoints);
     // Commit: nothing above threw, so the update is accepted.
     this.listeners = listeners;
@@ -117,24 +121,38 @@ export class ProxyState {
 
   private maybeSubscribe(typeUrl: string, names: string[]): void {
     const key = names.join("\n");
-    // [] means wildcard to the client, so an empty set is not sent: we keep the last one.
-    if (names.length === 0 || this.subscribed[typeUrl] === key) return;
+    // [] is "none": the client only sends it when it takes back earlier names.
+    const previous = this.subscribed[typeUrl];
+    if (previous === key || (previous === undefined && names.length === 0)) return;
     this.subscribed[typeUrl] = key;
     const sub = this.opts.subscribe;
     if (sub) setImmediate(() => sub(typeUrl, names));
   }
 }
 
-function referencedRoutes(snap: Snapshot): string[] {
+function rdsNamesOf(listeners: Iterable<CompiledListener | undefined>): Set<string> {
   const names = new Set<string>();
-  for (const l of snap.listeners.values()) for (const fc of l.filterChains) if (fc.hcm?.rdsName) names.add(fc.hcm.rdsName);
-  return [...names].sort();
+  for (const l of listeners) for (const fc of l?.filterChains ?? []) if (fc.hcm?.rdsName) names.add(fc.hcm.rdsName);
+  return names;
+}
+
+function edsNamesOf(clusters: Iterable<CompiledCluster>): Set<string> {
+  const names = new Set<string>();
+  for (const c of clusters) if (c.edsName) names.add(c.edsName);
+  return names;
+}
+
+function referencedRoutes(snap: Snapshot): string[] {
+  return [...rdsNamesOf(snap.listeners.values())].sort();
 }
 
 function referencedEds(snap: Snapshot): string[] {
-  const names = new Set<string>();
-  for (const c of snap.clusters.values()) if (c.edsName) names.add(c.edsName);
-  return [...names].sort();
+  return [...edsNamesOf(snap.clusters.values())].sort();
+}
+
+function keepOnly<V>(entries: Map<string, V>, names: ReadonlySet<string>): Map<string, V> {
+  for (const name of entries.keys()) if (!names.has(name)) return new Map([...entries].filter(([n]) => names.has(n)));
+  return entries;
 }
 
 function nameOf<R>(item: { name: string; resource: unknown }, getName: (r: R) => string): string {

@@ -1,0 +1,51 @@
+// Reads what the kernel knows about a process: CPU time (utime+stime from /proc/<pid>/stat)
+// and memory (VmRSS, VmHWM from /proc/<pid>/status). Linux only, like the rest of bench/.
+import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+
+let ticksPerSecond: number | undefined;
+
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100; // the value on every common Linux build
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** User + system CPU seconds the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // The command name (field 2) may hold spaces; fields after its closing ")" are fixed.
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // rest[0] is field 3 (state), so utime (field 14) is rest[11] and stime (field 15) rest[12].
+  return (Number(rest[11]) + Number(rest[12])) / clockTicks();
+}
+
+export interface MemoryKb {
+  rssKb: number;
+  hwmKb: number;
+}
+
+/** Resident memory now and its high-water mark, in KiB. */
+export function memoryKb(pid: number): MemoryKb {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status);
+    return m ? Number(m[1]) : NaN;
+  };
+  return { rssKb: field("VmRSS"), hwmKb: field("VmHWM") };
+}
+
+/** Machine facts for the report header. */
+export function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
+    return m?.[1]?.trim() ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
