@@ -4,8 +4,9 @@ import type { ConfigError } from "../api/types.ts";
 import { bookinfoObjects, bookinfoProxies, cfg, kubeService, proxy } from "../registry/fixtures.ts";
 import { translateRoutes } from "./routes.ts";
 import { DEFAULT_RETRY_ON } from "./retries.ts";
-import { inputFor, simulate } from "./test-support.ts";
+import { inputFor, virtualHostNamed } from "./test-support.ts";
 
+// Structure only: which route a request takes is simulated in test/simulation/.
 const REVIEWS = "reviews.default.svc.cluster.local";
 const reviewsDR = cfg("DestinationRule", "reviews", {
   host: "reviews",
@@ -20,7 +21,7 @@ function routeConfig(extra: ReturnType<typeof cfg>[], warnings?: ConfigError[], 
   return rcs[0];
 }
 
-const clusterOf = (r: ReturnType<typeof simulate>) => r?.route?.cluster;
+const reviewsRoutes = (rc: ReturnType<typeof routeConfig>) => virtualHostNamed(rc, `${REVIEWS}:9080`).routes;
 
 test("no VirtualService: one default route with Istio's retries and no timeout", () => {
   const rc = routeConfig([]);
@@ -52,11 +53,11 @@ test("header match end-user: jason -> v2, everything else -> v1 (short host name
       { name: "rest", route: [{ destination: { host: "reviews", subset: "v1" } }] },
     ],
   });
-  const rc = routeConfig([vs]);
-  assert.equal(clusterOf(simulate(rc, { host: "reviews:9080", headers: { "end-user": "jason" } })), `outbound|9080|v2|${REVIEWS}`);
-  assert.equal(clusterOf(simulate(rc, { host: "reviews:9080", headers: { "end-user": "bob" } })), `outbound|9080|v1|${REVIEWS}`);
-  const r = simulate(rc, { host: `${REVIEWS}:9080` })!;
-  assert.equal(r.name, "rest");
+  const routes = reviewsRoutes(routeConfig([vs]));
+  assert.deepEqual(routes.map((r) => [r.name, r.route?.cluster]), [["jason", `outbound|9080|v2|${REVIEWS}`], ["rest", `outbound|9080|v1|${REVIEWS}`]]);
+  assert.deepEqual(routes[0].match, { prefix: "/", headers: [{ name: "end-user", string_match: { exact: "jason" } }] });
+  const r = routes[1];
+  assert.deepEqual(r.match, { prefix: "/" });
   assert.equal(r.metadata?.filter_metadata?.istio.fields?.config.string_value, "/apis/networking.istio.io/v1/namespaces/default/virtual-service/reviews");
   assert.deepEqual(r.route?.timeout, { seconds: 0 });
   assert.equal(r.route?.retry_policy?.num_retries?.value, 2);
@@ -70,7 +71,8 @@ test("50/50 weights become weighted_clusters", () => {
       { destination: { host: "reviews", subset: "v3" }, weight: 50 },
     ] }],
   });
-  const r = simulate(routeConfig([vs]), { host: "reviews:9080" })!;
+  const [r, ...rest] = reviewsRoutes(routeConfig([vs]));
+  assert.equal(rest.length, 0);
   assert.equal(r.route?.cluster, undefined);
   assert.deepEqual(r.route?.weighted_clusters, { clusters: [
     { name: `outbound|9080|v1|${REVIEWS}`, weight: { value: 50 } },
@@ -92,10 +94,7 @@ test("uri prefix, exact, regex, ignoreUriCase; several matches make several rout
   assert.deepEqual(vh.routes[0].match, { path: "/login" });
   assert.deepEqual(vh.routes[1].match, { prefix: "/static/", case_sensitive: { value: false } });
   assert.deepEqual(vh.routes[2].match, { safe_regex: { regex: "/api/v[0-9]+/.*" }, headers: [{ name: ":method", string_match: { exact: "POST" } }] });
-  const host = "productpage:9080";
-  assert.equal(simulate(rc, { host, path: "/STATIC/x.css" })?.name, "pages.static");
-  assert.equal(clusterOf(simulate(rc, { host, path: "/api/v2/items", method: "POST" })), "outbound|9080||details.default.svc.cluster.local");
-  assert.equal(simulate(rc, { host, path: "/api/v2/items", method: "GET" }), undefined); // no catch-all: 404 NR
+  assert.deepEqual(vh.routes.map((r) => r.route?.cluster), ["outbound|9080||productpage.default.svc.cluster.local", "outbound|9080||productpage.default.svc.cluster.local", "outbound|9080||details.default.svc.cluster.local"]);
 });
 
 test("withoutHeaders, queryParams, authority, prefix header", () => {
@@ -122,17 +121,15 @@ test("a VirtualService bound to a gateway is ignored by sidecars", () => {
     hosts: ["reviews"], gateways: ["bookinfo-gateway"],
     http: [{ route: [{ destination: { host: "reviews", subset: "v3" } }] }],
   });
-  const rc = routeConfig([vs]);
-  assert.equal(simulate(rc, { host: "reviews:9080" })?.name, "default");
+  assert.deepEqual(reviewsRoutes(routeConfig([vs])).map((r) => r.name), ["default"]);
   const meshToo = cfg("VirtualService", "reviews-both", { ...vs.spec, gateways: ["bookinfo-gateway", "mesh"] });
-  assert.equal(clusterOf(simulate(routeConfig([meshToo]), { host: "reviews:9080" })), `outbound|9080|v3|${REVIEWS}`);
+  assert.deepEqual(reviewsRoutes(routeConfig([meshToo])).map((r) => r.route?.cluster), [`outbound|9080|v3|${REVIEWS}`]);
 });
 
 test("an undefined subset keeps the route (503 NC at the proxy) and warns", () => {
   const vs = cfg("VirtualService", "reviews", { hosts: ["reviews"], http: [{ route: [{ destination: { host: "reviews", subset: "v9" } }] }] });
   const warnings: ConfigError[] = [];
-  const rc = routeConfig([vs], warnings);
-  assert.equal(clusterOf(simulate(rc, { host: "reviews:9080" })), `outbound|9080|v9|${REVIEWS}`);
+  assert.deepEqual(reviewsRoutes(routeConfig([vs], warnings)).map((r) => r.route?.cluster), [`outbound|9080|v9|${REVIEWS}`]);
   assert.equal(warnings.length, 1);
   assert.equal(warnings[0].field, "spec.http[0].route[0].destination.subset");
   assert.equal(warnings[0].file, "test.yaml");
@@ -156,11 +153,12 @@ test("rewrite, redirect, directResponse, header manipulation, timeout and retrie
       { route: [{ destination: { host: "details", port: { number: 9080 } } }], retries: { attempts: 0 } },
     ],
   });
-  const rc = routeConfig([vs]);
-  const host = "details:9080";
-  assert.deepEqual(simulate(rc, { host, path: "/old/x" })?.redirect, { path_redirect: "/new", response_code: "FOUND" });
-  assert.deepEqual(simulate(rc, { host, path: "/gone" })?.direct_response, { status: 410, body: { inline_string: "gone" } });
-  const r = simulate(rc, { host, path: "/v1/a" })!;
+  const [redirect, gone, r, last, ...rest] = virtualHostNamed(routeConfig([vs]), "details.default.svc.cluster.local:9080").routes;
+  assert.equal(rest.length, 0);
+  assert.deepEqual(redirect.match, { prefix: "/old" });
+  assert.deepEqual(redirect.redirect, { path_redirect: "/new", response_code: "FOUND" });
+  assert.deepEqual(gone.direct_response, { status: 410, body: { inline_string: "gone" } });
+  assert.deepEqual(r.match, { prefix: "/v1/" });
   assert.equal(r.route?.prefix_rewrite, "/");
   assert.equal(r.route?.host_rewrite_literal, "details.internal");
   assert.deepEqual(r.route?.timeout, { seconds: 1, nanos: 500_000_000 });
@@ -175,7 +173,8 @@ test("rewrite, redirect, directResponse, header manipulation, timeout and retrie
   ]);
   assert.deepEqual(r.request_headers_to_remove, ["x-c"]);
   assert.deepEqual(r.response_headers_to_remove, ["server"]);
-  assert.equal(simulate(rc, { host, path: "/other" })?.route?.retry_policy, undefined); // attempts 0 disables
+  assert.deepEqual(last.match, { prefix: "/" });
+  assert.equal(last.route?.retry_policy, undefined); // attempts 0 disables
 });
 
 test("short names resolve in the VirtualService's namespace; bare aliases only in-namespace", () => {
@@ -202,8 +201,8 @@ test("wildcard VirtualService hosts apply; exact host wins over wildcard", () =>
   const wild = cfg("VirtualService", "all", { hosts: ["*.default.svc.cluster.local"], http: [{ route: [{ destination: { host: "details" } }] }] });
   const exact = cfg("VirtualService", "ratings", { hosts: ["ratings"], http: [{ name: "own", route: [{ destination: { host: "ratings" } }] }] });
   const rc = routeConfig([wild, exact]);
-  assert.equal(clusterOf(simulate(rc, { host: "productpage:9080" })), "outbound|9080||details.default.svc.cluster.local");
-  assert.equal(simulate(rc, { host: "ratings:9080" })?.name, "own");
+  assert.equal(virtualHostNamed(rc, "productpage.default.svc.cluster.local:9080").routes[0].route?.cluster, "outbound|9080||details.default.svc.cluster.local");
+  assert.deepEqual(virtualHostNamed(rc, "ratings.default.svc.cluster.local:9080").routes.map((r) => r.name), ["own"]);
 });
 
 test("TCP and TLS ports get no virtual host", () => {
