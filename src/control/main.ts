@@ -12,6 +12,7 @@ import { debugRoutes } from "./debug-routes.ts";
 import { silentLogger } from "../log/logger.ts";
 import { UserError } from "../cli/user-error.ts";
 import { existsSync, statSync } from "node:fs";
+import { setLogger } from "@grpc/grpc-js";
 
 export interface ControlOptions {
   configDir: string;
@@ -32,6 +33,10 @@ export interface ControlPlane {
 
 export async function startControl(opts: ControlOptions): Promise<ControlPlane> {
   const logger = opts.logger ?? silentLogger;
+  // grpc-js prints its own errors to stderr (e.g. "No address added" next to our clearer
+  // port-in-use message); send them to our log at debug level instead.
+  const grpcLog = logger.child({ name: "grpc" });
+  setLogger({ error: (...a: unknown[]) => grpcLog.debug(a.join(" ")), info: (...a: unknown[]) => grpcLog.debug(a.join(" ")), debug: (...a: unknown[]) => grpcLog.debug(a.join(" ")) });
   if (!existsSync(opts.configDir) || !statSync(opts.configDir).isDirectory()) {
     throw new UserError(`config directory ${opts.configDir} does not exist; pass the folder holding your Istio YAML with --config DIR`);
   }
