@@ -22,6 +22,10 @@ export const STAT = {
   cxTotal: "downstream_cx_total",
   rqRetry: "upstream_rq_retry",
   rqRetryLimitExceeded: "upstream_rq_retry_limit_exceeded",
+  /** CONNECT tunnels accepted, and what they carried. */
+  connectTotal: "downstream_cx_connect_total",
+  connectHttp: "downstream_cx_connect_http",
+  connectPassthrough: "downstream_cx_connect_tls_passthrough",
 } as const;
 
 const CODE_CLASS = ["downstream_rq_none", "downstream_rq_1xx", "downstream_rq_2xx", "downstream_rq_3xx", "downstream_rq_4xx", "downstream_rq_5xx"];

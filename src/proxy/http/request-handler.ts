@@ -11,6 +11,7 @@ import type { ClusterRuntimes } from "../upstream/cluster-runtime.ts";
 import { ProxyStats, STAT, codeClassStat, flagStat, rejectedStat } from "../stats.ts";
 import { RequestLog } from "./request-log.ts";
 import { parseRequestTarget } from "./request-target.ts";
+import { tunnelAuthority } from "./tunnel-authority.ts";
 import { REPLY, sendLocalReply } from "./local-reply.ts";
 import { appendForwardedFor, endToEndHeaders } from "./proxy-headers.ts";
 import { ForwardExchange } from "./forward.ts";
@@ -89,7 +90,8 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
     if (hcm.accessLog) ctx.accessLog(formatAccessLog(log));
   });
 
-  const target = parseRequestTarget(req.url ?? "/", headers.host);
+  // Inside a CONNECT tunnel a request without Host is for the tunnel's authority.
+  const target = parseRequestTarget(req.url ?? "/", headers.host ?? tunnelAuthority(sock));
   if (!target) {
     log.path = req.url ?? "-";
     sendLocalReply(res, log, REPLY.badTarget);

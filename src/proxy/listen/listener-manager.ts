@@ -7,6 +7,8 @@ import type { Logger } from "pino";
 import type { CompiledListener, Snapshot } from "../state/types.ts";
 import { handleRequest, type HttpContext } from "../http/request-handler.ts";
 import { rejectedStat, STAT } from "../stats.ts";
+import { handleConnect, rawReply, type TunnelHost } from "./connect-tunnel.ts";
+import { tunnelAuthority } from "../http/tunnel-authority.ts";
 
 /** Envoy's default max_request_headers_kb is 60. */
 export const DEFAULT_MAX_HEADER_BYTES = 60 * 1024;
@@ -34,13 +36,11 @@ interface Bound {
   server: http.Server;
   status: ListenerStatus;
   ready: Promise<void>;
+  /** CONNECT tunnels not (or no longer) tracked by the HTTP server. */
+  rawSockets: Set<Socket>;
 }
 
-const CONNECT_BODY = "CONNECT is not supported by the Mizzen proxy yet: send plain http:// requests through HTTP_PROXY (HTTPS through the proxy comes later)\n";
-
-function rawReply(status: string, body: string): string {
-  return `HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
-}
+const CONNECT_INBOUND_BODY = "CONNECT is only served on the sidecar's outbound (HTTP_PROXY) listener\n";
 
 export class ListenerManager {
   private readonly bound = new Map<string, Bound>();
@@ -104,7 +104,9 @@ export class ListenerManager {
       server,
       status: { name: l.name, address: l.host, port: l.port, state: "binding" },
       ready: Promise.resolve(),
+      rawSockets: new Set(),
     };
+    const tunnelHost: TunnelHost = { server, listenerName: l.name, ctx, rawSockets: b.rawSockets };
     server.on("request", (req, res) => {
       try {
         handleRequest(ctx, b.name, b.listener, req, res);
@@ -116,10 +118,23 @@ export class ListenerManager {
         res.end("internal proxy error\n");
       }
     });
-    server.on("connection", () => ctx.stats.inc(STAT.cxTotal));
-    server.on("connect", (_req, socket: Socket) => {
-      ctx.stats.inc(rejectedStat("connect_not_supported"));
-      socket.end(rawReply("405 Method Not Allowed", CONNECT_BODY));
+    // A CONNECT tunnel carrying HTTP comes back here as a connection; it is not counted twice.
+    server.on("connection", (socket: Socket) => {
+      if (tunnelAuthority(socket) === undefined) ctx.stats.inc(STAT.cxTotal);
+    });
+    server.on("connect", (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+      if (b.listener.inbound) {
+        ctx.stats.inc(rejectedStat("connect_not_supported"));
+        socket.end(rawReply("405 Method Not Allowed", CONNECT_INBOUND_BODY));
+        return;
+      }
+      try {
+        handleConnect(tunnelHost, req, socket, head);
+      } catch (err) {
+        logger.error({ listener: l.name, err: (err as Error).stack }, "CONNECT handling failed");
+        ctx.stats.inc(rejectedStat("internal_error"));
+        socket.destroy();
+      }
     });
     server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
       const code = err.code ?? "";
@@ -163,7 +178,10 @@ export class ListenerManager {
     const drainMs = this.opts.drainMs ?? DEFAULT_DRAIN_MS;
     const p = new Promise<void>((resolve) => {
       const idle = setInterval(() => b.server.closeIdleConnections(), 200);
-      const hard = setTimeout(() => b.server.closeAllConnections(), drainMs);
+      const hard = setTimeout(() => {
+        b.server.closeAllConnections();
+        for (const s of b.rawSockets) s.destroy();
+      }, drainMs);
       b.server.close(() => {
         clearInterval(idle);
         clearTimeout(hard);
