@@ -42,6 +42,8 @@ export interface ProfileSummary {
   /** Self time in our src/ files, in node:/V8 internals and in node_modules. */
   selfByOrigin: { ours: number; nodeModules: number; runtime: number };
   functions: FunctionTime[];
+  /** For native functions (no script url: writev, ...), self time by the nearest JS caller with a file:line. */
+  nativeCallers: Record<string, Record<string, number>>;
 }
 
 const SPECIAL = new Set(["(idle)", "(program)", "(garbage collector)", "(root)"]);
@@ -99,6 +101,7 @@ export function summariseProfile(profile: CpuProfile, repoRoot: string, activeMa
   let idleMs = 0;
   let gcMs = 0;
   const origin = { ours: 0, nodeModules: 0, runtime: 0 };
+  const nativeCallers: Record<string, Record<string, number>> = {};
   for (let i = first; i <= last; i++) {
     const ms = (endOf(i) - stamps[i]!) / 1000;
     if (ms <= 0) continue;
@@ -111,6 +114,18 @@ export function summariseProfile(profile: CpuProfile, repoRoot: string, activeMa
       else if (top.location.startsWith("node_modules/")) origin.nodeModules += ms;
       else origin.runtime += ms;
     }
+    if (!top.location && !SPECIAL.has(top.name)) {
+      let caller = "(none)";
+      for (let id = parent.get(profile.samples[i]!); id !== undefined; id = parent.get(id)) {
+        const ft = keyOf.get(id)!;
+        if (ft.location) {
+          caller = ft.key;
+          break;
+        }
+      }
+      const callers = (nativeCallers[top.name] ??= {});
+      callers[caller] = (callers[caller] ?? 0) + ms;
+    }
     const seen = new Set<FunctionTime>();
     for (let id: number | undefined = profile.samples[i]; id !== undefined; id = parent.get(id)) {
       const ft = keyOf.get(id)!;
@@ -122,7 +137,7 @@ export function summariseProfile(profile: CpuProfile, repoRoot: string, activeMa
   }
   const sampledMs = profile.samples.length ? (endOf(last) - stamps[first]!) / 1000 : 0;
   const functions = [...table.values()].filter((f) => f.selfMs > 0 || f.totalMs > 0);
-  return { sampledMs, busyMs: sampledMs - idleMs, idleMs, gcMs, selfByOrigin: origin, functions };
+  return { sampledMs, busyMs: sampledMs - idleMs, idleMs, gcMs, selfByOrigin: origin, functions, nativeCallers };
 }
 
 export function readProfile(path: string, repoRoot: string, activeMarker?: string): ProfileSummary {
@@ -137,4 +152,9 @@ export function topSelf(s: ProfileSummary, n: number): FunctionTime[] {
 /** Our own functions (src/) by total time: where the proxy's code spends, callees included. */
 export function topOursTotal(s: ProfileSummary, n: number): FunctionTime[] {
   return s.functions.filter((f) => f.ours && !SPECIAL.has(f.name)).sort((a, b) => b.totalMs - a.totalMs).slice(0, n);
+}
+
+/** The n biggest callers of a native function, with their share of its self time. */
+export function topCallers(s: ProfileSummary, native: string, n: number): { caller: string; ms: number }[] {
+  return Object.entries(s.nativeCallers[native] ?? {}).map(([caller, ms]) => ({ caller, ms })).sort((a, b) => b.ms - a.ms).slice(0, n);
 }

@@ -15,7 +15,6 @@ export const REPLY = {
   timeout: { status: 504, flag: "UT", details: "upstream_response_timeout", body: "upstream request timeout" },
   perTryTimeout: { status: 504, flag: "UT", details: "upstream_per_try_timeout", body: "upstream request timeout" },
   badTarget: { status: 400, flag: "-", details: "invalid_request_target", body: "bad request: the request target must be a path or an absolute http:// URI" },
-  connect: { status: 405, flag: "-", details: "connect_not_supported", body: "" },
 } as const satisfies Record<string, LocalReply>;
 
 /** Writes a local reply (text/plain) unless the response already started; records it. */
