@@ -38,12 +38,14 @@ export interface DataPlaneOptions {
   subscribe?(typeUrl: string, names: string[]): void;
   drainMs?: number;
   maxHeaderBytes?: number;
+  /** Local address for upstream connections (the pod IP); the OS picks when unset. */
+  upstreamBindAddress?: string;
 }
 
 export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
   const logger = opts.logger ?? silentLogger;
   const stats = new ProxyStats();
-  const runtimes = new ClusterRuntimes();
+  const runtimes = new ClusterRuntimes(opts.upstreamBindAddress);
   let applying: Promise<void> = Promise.resolve();
   let listeners: ListenerManager | undefined = undefined;
   const state: ProxyState = new ProxyState({
@@ -76,7 +78,7 @@ export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
 export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise<void>; adminPort: number }> {
   const logger = opts.logger ?? silentLogger;
   let client: AdsClient | undefined = undefined;
-  const plane = createDataPlane({ logger, subscribe: (t, names) => client?.subscribe(t, names) });
+  const plane = createDataPlane({ logger, upstreamBindAddress: opts.node.ip, subscribe: (t, names) => client?.subscribe(t, names) });
   client = new AdsClient({
     server: opts.xds,
     node: opts.node,

@@ -62,4 +62,6 @@ test("curl, python, node http and node fetch reach a mesh service through their 
   // The clients' sidecar logged them: proof the traffic went through it, not around it.
   assert.match(out, /clients sidecar.*"GET \/hello.txt HTTP\/1.1" 200 .*"curl\//);
   assert.match(out, /clients sidecar.*"GET \/hello.txt HTTP\/1.1" 200 .*"Python-urllib/);
+  // The server's sidecar sees the call coming from the client's pod IP, not from 127.0.0.1.
+  assert.match(out, /web sidecar .*inbound\|8000\|\| \S+ 127\.105\.1\.1:8000 127\.105\.1\.2:\d+ /);
 });

@@ -24,11 +24,13 @@ export class ClusterRuntime {
   rqRetry = 0;
   readonly hosts = new Map<string, HostStats>();
 
-  constructor(name: string) {
+  constructor(name: string, bindAddress?: string) {
     this.name = name;
     // LIFO keeps the hottest sockets busy and lets cold ones expire; the agent honours the
     // upstream's "Keep-Alive: timeout=N" hint so we do not reuse a socket it is closing.
-    this.agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo" });
+    // Connections leave from the pod's own address (Envoy's upstream_bind_config), so the
+    // peer sees which workload is calling.
+    this.agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo", ...(bindAddress ? { localAddress: bindAddress } : {}) });
   }
 
   host(key: string): HostStats {
@@ -59,10 +61,16 @@ export class ClusterRuntime {
 
 export class ClusterRuntimes {
   private readonly byName = new Map<string, ClusterRuntime>();
+  private readonly bindAddress: string | undefined;
+
+  /** bindAddress: the local address upstream connections leave from (the pod IP). */
+  constructor(bindAddress?: string) {
+    this.bindAddress = bindAddress;
+  }
 
   get(name: string): ClusterRuntime {
     let rt = this.byName.get(name);
-    if (!rt) this.byName.set(name, (rt = new ClusterRuntime(name)));
+    if (!rt) this.byName.set(name, (rt = new ClusterRuntime(name, this.bindAddress)));
     return rt;
   }
 
