@@ -9,6 +9,8 @@ import { isIP } from "node:net";
 interface ProxyFlags {
   xds: string; ip: string; name: string; namespace: string; labels: string; serviceAccount: string;
   ports: string; appAddress?: string; adminPort: string; autoRegister: boolean; parentPid?: string;
+  /** Default true; `--no-health-reporting` turns it off. */
+  healthReporting?: boolean;
 }
 
 export function nodeFromFlags(o: ProxyFlags): ProxyNode {
@@ -26,6 +28,8 @@ export function nodeFromFlags(o: ProxyFlags): ProxyNode {
     appAddress: o.appAddress ?? "127.0.0.1",
     interceptionMode: "NONE",
     autoRegister: o.autoRegister,
+    // Only a registered workload has endpoints whose health matters.
+    healthReporting: o.autoRegister && o.healthReporting !== false,
     proxyVersion: "mizzen-0.1.0",
   };
 }
@@ -44,6 +48,7 @@ export function registerProxy(program: Command): void {
     .option("--app-address <ip>", "where the application listens (inbound traffic goes there)")
     .option("--admin-port <port>", "admin port on the pod IP", "15000")
     .option("--no-auto-register", "do not register this workload in the control plane's registry")
+    .option("--no-health-reporting", "do not probe the application; its endpoints count as healthy from the start")
     .option("--parent-pid <pid>", "exit when this process exits (used by mizzen up)")
     .action(async (o: ProxyFlags) => {
       const node = nodeFromFlags(o);

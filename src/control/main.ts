@@ -56,6 +56,10 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
       logger.info({ proxy: node.id, connection: id }, "proxy disconnected");
       if (state.proxyDisconnected(id)) ads.push(`workload ${node.name}.${node.namespace} went away`);
     },
+    onHealth: (node, id, healthy, message) => {
+      // A change of an auto-registered workload's health moves its endpoints in or out of use.
+      if (state.proxyHealth(id, healthy, message)) ads.push(`workload ${node.name}.${node.namespace} ${healthy ? "healthy" : "unhealthy"}`);
+    },
     logger: logger.child({ name: "ads" }),
     debounceMs: opts.debounceMs,
   });

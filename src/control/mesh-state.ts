@@ -14,6 +14,8 @@ export class MeshState {
   readonly mesh: MeshConfig;
   private objectList: ConfigObject[] = [];
   private readonly connected = new Map<string, ProxyNode>();
+  /** Reported application health per connection (only proxies that declare health reporting). */
+  private readonly health = new Map<string, { healthy: boolean; message?: string }>();
   private registryValue: Registry | undefined;
 
   constructor(mesh: MeshConfig) {
@@ -32,6 +34,9 @@ export class MeshState {
   /** Returns true when the registry changed (an auto-registering workload appeared). */
   proxyConnected(connectionId: string, node: ProxyNode): boolean {
     this.connected.set(connectionId, node);
+    // A sidecar that reports health starts unhealthy: its app may not listen yet (Istio keeps
+    // such a WorkloadEntry unhealthy until the first probe succeeds).
+    if (node.healthReporting) this.health.set(connectionId, { healthy: false, message: "no health report from the sidecar yet" });
     if (!node.autoRegister) return false;
     this.registryValue = undefined;
     return true;
@@ -40,15 +45,40 @@ export class MeshState {
   proxyDisconnected(connectionId: string): boolean {
     const node = this.connected.get(connectionId);
     this.connected.delete(connectionId);
+    this.health.delete(connectionId);
     if (!node?.autoRegister) return false;
     this.registryValue = undefined;
     return true;
   }
 
+  /**
+   * Records a health report of a connected proxy that declared health reporting. Returns true
+   * when the registry changed (an auto-registered workload became healthy or unhealthy).
+   */
+  proxyHealth(connectionId: string, healthy: boolean, message?: string): boolean {
+    const node = this.connected.get(connectionId);
+    if (!node?.healthReporting) return false;
+    const before = this.health.get(connectionId);
+    const now: { healthy: boolean; message?: string } = healthy ? { healthy } : { healthy, ...(message ? { message } : {}) };
+    this.health.set(connectionId, now);
+    if (!node.autoRegister || (before?.healthy === now.healthy && before.message === now.message)) return false;
+    this.registryValue = undefined;
+    return true;
+  }
+
   registry(): Registry {
-    this.registryValue ??= buildRegistry(this.objectList, [...this.connected.values()].filter((n) => n.autoRegister), {
-      domainSuffix: this.mesh.domainSuffix,
-    });
+    if (!this.registryValue) {
+      const proxies = [...this.connected.values()].filter((n) => n.autoRegister);
+      // By proxy id, in connection order: when a reconnect briefly overlaps the old stream,
+      // the newest connection's node and health win together.
+      const health = new Map<string, { healthy: boolean; message?: string }>();
+      for (const [id, node] of this.connected) {
+        const h = this.health.get(id);
+        if (h) health.set(node.id, h);
+        else health.delete(node.id);
+      }
+      this.registryValue = buildRegistry(this.objectList, proxies, { domainSuffix: this.mesh.domainSuffix, health });
+    }
     return this.registryValue;
   }
 

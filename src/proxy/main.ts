@@ -13,12 +13,15 @@ import { ProxyStats } from "./stats.ts";
 import { startAdmin } from "./admin/admin-server.ts";
 import { stdoutSink, type AccessLogSink } from "./http/access-log.ts";
 import type { HttpContext } from "./http/request-handler.ts";
+import { AppProber } from "./health/app-prober.ts";
 
 export interface ProxyOptions {
   xds: string;
   node: ProxyNode;
   adminAddress: { host: string; port: number };
   logger?: Logger;
+  /** Probe pacing for health reporting (node.healthReporting); defaults 200 ms / 1 s / 1 s. */
+  healthProbe?: { startupIntervalMs?: number; intervalMs?: number; connectTimeoutMs?: number };
 }
 
 /** The data plane without the xDS client: what tests drive by feeding resources directly. */
@@ -90,9 +93,24 @@ export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise
     },
   });
   const ads = client;
+  // With health reporting on, the control plane keeps this workload's endpoints unhealthy
+  // until the app accepts connections on every port; reports go out only on change.
+  const prober = opts.node.healthReporting
+    ? new AppProber({
+        host: opts.node.appAddress,
+        ports: opts.node.ports.map((p) => p.containerPort),
+        ...opts.healthProbe,
+        onChange: (healthy, message) => {
+          if (healthy) logger.info({ app: opts.node.appAddress }, "application is healthy");
+          else logger.warn({ app: opts.node.appAddress, reason: message }, "application is not healthy");
+          ads.reportHealth(healthy, message);
+        },
+      })
+    : undefined;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      prober?.stop();
       ads.close();
       await plane.close();
       await new Promise<void>((r) => admin.server.close(() => r()));
@@ -118,6 +136,7 @@ export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise
   ads.subscribeAll(TYPE.cluster);
   ads.subscribeAll(TYPE.listener);
   ads.start();
+  prober?.start();
   logger.info({ admin: `${opts.adminAddress.host}:${admin.port}`, xds: opts.xds }, "proxy started");
   return { close, adminPort: admin.port };
 }

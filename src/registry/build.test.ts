@@ -113,3 +113,20 @@ test("deterministic regardless of input order; exportTo annotation read", () => 
   assert.deepEqual(a.services.get("hidden.default.svc.cluster.local")!.exportTo, ["."]);
   assert.equal(a.services.get("hidden.default.svc.cluster.local")!.ports[0].protocol, "UNKNOWN");
 });
+
+test("an auto-registered workload reported unhealthy gives unhealthy endpoints; others stay healthy", () => {
+  const proxies = bookinfoProxies();
+  const v2 = proxies.find((p) => p.name === "reviews-v2")!;
+  const health = new Map([[v2.id, { healthy: false, message: "127.10.2.5:9080: connection refused" }], [proxies[0]!.id, { healthy: true }]]);
+  const reg = buildRegistry(bookinfoObjects(), proxies, { health });
+  const eps = reg.endpoints.get("reviews.default.svc.cluster.local:9080")!;
+  assert.deepEqual(eps.map((e) => `${e.labels.version}:${e.healthy}`), ["v1:true", "v2:false", "v3:true"]);
+  const w = reg.workloads.get(v2.id)!;
+  assert.equal(w.healthy, false);
+  assert.equal(w.healthMessage, "127.10.2.5:9080: connection refused");
+  assert.equal(reg.workloads.get(proxies[0]!.id)!.healthy, undefined, "healthy is the default, not spelled out");
+  assert.equal(reg.endpoints.get("productpage.default.svc.cluster.local:9080")![0]!.healthy, true);
+  // Pure: the same inputs give the same registry; without health everything is healthy.
+  assert.deepEqual([...buildRegistry(bookinfoObjects(), proxies, { health }).endpoints], [...reg.endpoints]);
+  assert.ok(buildRegistry(bookinfoObjects(), proxies).endpoints.get("reviews.default.svc.cluster.local:9080")!.every((e) => e.healthy));
+});

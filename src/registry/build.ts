@@ -11,6 +11,11 @@ import { workloadFromEntry, workloadFromProxy } from "./workloads.ts";
 export interface BuildRegistryOptions {
   /** Kubernetes cluster domain; default "cluster.local". */
   domainSuffix?: string;
+  /**
+   * Health of auto-registered workloads, by proxy id, as their sidecars report it. A proxy
+   * not listed is healthy. Unhealthy workloads keep their endpoints, marked unhealthy.
+   */
+  health?: ReadonlyMap<string, { healthy: boolean; message?: string }>;
 }
 
 function byKey<T>(m: Map<string, T>): Map<string, T> {
@@ -33,7 +38,7 @@ function endpointOf(w: Workload, port: number): Endpoint {
     namespace: w.namespace,
     ...(w.locality ? { locality: w.locality } : {}),
     weight: w.weight ?? 1,
-    healthy: true,
+    healthy: w.healthy !== false,
   };
 }
 
@@ -112,7 +117,7 @@ export function buildRegistry(objects: ConfigObject[], proxies: ProxyNode[], opt
     }
   }
   for (const p of proxies) {
-    if (p.autoRegister && p.ip) workloads.set(p.id, workloadFromProxy(p));
+    if (p.autoRegister && p.ip) workloads.set(p.id, workloadFromProxy(p, opts?.health?.get(p.id)));
   }
 
   const sortedWorkloads = byKey(workloads);

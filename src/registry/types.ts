@@ -52,6 +52,10 @@ export interface Workload {
   hasSidecar: boolean;
   /** "WorkloadEntry" or "auto-registered". */
   origin: string;
+  /** False while the workload's sidecar reports its application unhealthy; absent means healthy. */
+  healthy?: boolean;
+  /** Why it is unhealthy (the sidecar's probe error), when it is. */
+  healthMessage?: string;
 }
 
 /** One endpoint of one service port, ready for a ClusterLoadAssignment. */

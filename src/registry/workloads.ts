@@ -26,7 +26,8 @@ export function workloadFromEntry(o: ConfigObject): Workload | undefined {
   };
 }
 
-export function workloadFromProxy(p: ProxyNode): Workload {
+/** `health` is the sidecar's last report; absent or healthy leaves the workload healthy. */
+export function workloadFromProxy(p: ProxyNode, health?: { healthy: boolean; message?: string }): Workload {
   const ports: Record<string, number> = {};
   for (const wp of p.ports) if (wp.name) ports[wp.name] = wp.containerPort;
   return {
@@ -39,5 +40,6 @@ export function workloadFromProxy(p: ProxyNode): Workload {
     ports,
     hasSidecar: p.type === "sidecar",
     origin: "auto-registered",
+    ...(health && !health.healthy ? { healthy: false, ...(health.message ? { healthMessage: health.message } : {}) } : {}),
   };
 }

@@ -9,6 +9,7 @@ import { messageType } from "./protos.ts";
 import { encodeSubset, isWildcardRequest, type EncodedSubset } from "./resource-set.ts";
 import { TypeState, type AdsStats, type ProxySyncStatus } from "./sync-status.ts";
 import type { DiscoveryRequestMessage, DiscoveryResponseMessage } from "./ads-service.ts";
+import { HEALTH_INFO_TYPE, readHealthReport, type HealthReport } from "./health-info.ts";
 
 export type AdsCall = ServerDuplexStream<DiscoveryRequestMessage, DiscoveryResponseMessage>;
 
@@ -19,6 +20,8 @@ export interface ConnectionDeps {
   nextNonce(): string;
   /** Called once, when the first request brought a usable node. */
   identified(conn: AdsConnection): void;
+  /** A health report arrived (HealthInformation); `changed` compares with this stream's last one. */
+  health(conn: AdsConnection, report: HealthReport, changed: boolean): void;
 }
 
 function describeError(err: unknown): string {
@@ -30,6 +33,8 @@ export class AdsConnection {
   readonly connectedAt = new Date();
   node: ProxyNode | undefined;
   closed = false;
+  /** The last health report on this stream, if the proxy sent any. */
+  health: (HealthReport & { time: string }) | undefined;
   private readonly call: AdsCall;
   private readonly deps: ConnectionDeps;
   private readonly types = new Map<string, TypeState>();
@@ -61,6 +66,10 @@ export class AdsConnection {
       this.deps.identified(this);
     }
     const typeUrl = req.type_url;
+    if (typeUrl === HEALTH_INFO_TYPE) {
+      this.recordHealth(req);
+      return;
+    }
     if (!typeUrl || !messageType(typeUrl)) {
       this.deps.stats.badRequests++;
       if (!this.ignoredTypes.has(typeUrl)) {
@@ -88,6 +97,15 @@ export class AdsConnection {
     if (nonce && st.sent && nonce === st.sent.nonce) this.recordReply(st, req);
     st.subscribe(names, isWildcardRequest(typeUrl, names, !st.named));
     this.answer(st, first ? req.version_info : undefined);
+  }
+
+  /** A report, not a subscription: remembered and passed on, never answered. */
+  private recordHealth(req: DiscoveryRequestMessage): void {
+    const report = readHealthReport(req);
+    const before = this.health;
+    const changed = !before || before.healthy !== report.healthy || before.message !== report.message;
+    this.health = { ...report, time: new Date().toISOString() };
+    this.deps.health(this, report, changed);
   }
 
   private recordReply(st: TypeState, req: DiscoveryRequestMessage): void {
@@ -202,6 +220,7 @@ export class AdsConnection {
       proxyId: this.node?.id ?? "",
       connectedAt: this.connectedAt.toISOString(),
       types: [...this.types.values()].map((t) => t.status()),
+      ...(this.health ? { health: { ...this.health } } : {}),
     };
   }
 }

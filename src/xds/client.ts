@@ -8,6 +8,7 @@ import { pino } from "pino";
 import type { ProxyNode } from "./node.ts";
 import { nodeToEnvoy } from "./node-codec.ts";
 import { decodeResource, resourceName } from "./protos.ts";
+import { healthRequest, type HealthReport } from "./health-info.ts";
 import { ADS_PATH, encodeRequest, decodeResponse, type DiscoveryRequestMessage, type DiscoveryResponseMessage } from "./ads-service.ts";
 
 export interface AdsClientOptions {
@@ -56,6 +57,8 @@ export class AdsClient {
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private isConnected = false;
+  /** Last health report, re-sent on every new stream (the server keeps health per stream). */
+  private health: HealthReport | undefined;
 
   constructor(opts: AdsClientOptions) {
     this.opts = opts;
@@ -95,6 +98,34 @@ export class AdsClient {
       this.subs.set(typeUrl, { names, wildcard, version: "", nonce: "", sentOnStream: false, namedOnStream: false });
     }
     this.send(typeUrl);
+  }
+
+  /**
+   * Reports the application's health to the control plane (Istio's HealthInformation). The
+   * caller reports changes; the client repeats the last report after every reconnect.
+   */
+  reportHealth(healthy: boolean, message?: string): void {
+    this.health = healthy ? { healthy } : { healthy, ...(message ? { message } : {}) };
+    this.sendHealth();
+  }
+
+  private sendHealth(): void {
+    const stream = this.stream;
+    if (!stream || !this.health) return;
+    const req = healthRequest(this.health);
+    this.withNode(req);
+    try {
+      stream.write(req);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, "writing health report failed");
+    }
+  }
+
+  /** The first request on a stream carries the node. */
+  private withNode(req: Partial<DiscoveryRequestMessage>): void {
+    if (this.nodeSent) return;
+    req.node = nodeToEnvoy(this.opts.node) as Record<string, unknown>;
+    this.nodeSent = true;
   }
 
   close(): void {
@@ -142,6 +173,7 @@ export class AdsClient {
     stream.on("error", (err: Error & { code?: number }) => this.guard(() => this.broken(stream, `${err.message}`)));
     stream.on("end", () => this.guard(() => this.broken(stream, "server ended the stream")));
     for (const typeUrl of this.subs.keys()) this.send(typeUrl);
+    this.sendHealth();
   }
 
   private broken(stream: AdsStream, why: string): void {
@@ -216,10 +248,7 @@ export class AdsClient {
       type_url: typeUrl,
       response_nonce: sub.nonce,
     };
-    if (!this.nodeSent) {
-      req.node = nodeToEnvoy(this.opts.node) as Record<string, unknown>;
-      this.nodeSent = true;
-    }
+    this.withNode(req);
     if (error !== undefined) req.error_detail = { code: INVALID_ARGUMENT, message: error };
     try {
       stream.write(req);

@@ -21,6 +21,16 @@ test("our node survives nodeToEnvoy -> wire -> nodeFromEnvoy", () => {
   assert.deepEqual(nodeFromEnvoy(wire.node), node);
 });
 
+test("health reporting rides in metadata as MIZZEN_HEALTH_REPORTING and is absent when off", () => {
+  const node = testNode("web", { autoRegister: true, healthReporting: true, proxyVersion: "mizzen-0.1.0" });
+  const envoy = nodeToEnvoy(node);
+  assert.equal(fromStruct(envoy.metadata).MIZZEN_HEALTH_REPORTING, "true");
+  assert.deepEqual(nodeFromEnvoy(decodeRequest(encodeRequest({ node: envoy as Record<string, unknown>, type_url: "t" })).node), node);
+  const off = nodeToEnvoy(testNode("web"));
+  assert.equal(fromStruct(off.metadata).MIZZEN_HEALTH_REPORTING, undefined);
+  assert.equal(nodeFromEnvoy(off).healthReporting, undefined);
+});
+
 test("grpc-js-xds style node: user-chosen id, GENERATOR=grpc marks proxyless", () => {
   const node = nodeFromEnvoy({
     id: "my-grpc-client",

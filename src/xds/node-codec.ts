@@ -30,6 +30,7 @@ export function nodeToEnvoy(node: ProxyNode): EnvoyNode {
     [META.appAddress]: node.appAddress,
     [META.autoRegister]: node.autoRegister ? "true" : "false",
   };
+  if (node.healthReporting) meta[META.healthReporting] = "true";
   if (node.type === "grpc") meta[META.generator] = "grpc";
   if (node.proxyVersion) meta[META.proxyVersion] = node.proxyVersion;
   const out: EnvoyNode = { id: node.id, cluster: `${node.name}.${node.namespace}`, metadata: toStruct(meta), user_agent_name: USER_AGENT };
@@ -139,6 +140,7 @@ export function nodeFromEnvoy(envoyNode: unknown): ProxyNode {
     interceptionMode: mode === "REDIRECT" ? "REDIRECT" : "NONE",
     autoRegister: truthy(meta[META.autoRegister]),
   };
+  if (truthy(meta[META.healthReporting])) node.healthReporting = true;
   const version = str(meta[META.proxyVersion]) ?? (agent ? `${agent}${agentVersion ? ` ${agentVersion}` : ""}` : undefined);
   if (version) node.proxyVersion = version;
   return node;

@@ -28,6 +28,11 @@ export interface ProxyNode {
   interceptionMode: "NONE" | "REDIRECT";
   /** Register this workload in the registry while the stream is up (WorkloadGroup-style). */
   autoRegister: boolean;
+  /**
+   * The sidecar probes its application and reports health on the ADS stream (Istio's
+   * HealthInformation); the control plane keeps the workload unhealthy until it hears "healthy".
+   */
+  healthReporting?: boolean;
   /** Free-form version of the proxy software. */
   proxyVersion?: string;
 }
@@ -44,5 +49,6 @@ export const META = {
   generator: "GENERATOR", // "grpc" marks a proxyless gRPC client
   appAddress: "MIZZEN_APP_ADDRESS",
   autoRegister: "MIZZEN_AUTO_REGISTER",
+  healthReporting: "MIZZEN_HEALTH_REPORTING",
   proxyVersion: "ISTIO_VERSION",
 } as const;

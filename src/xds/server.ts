@@ -11,6 +11,7 @@ import { AdsConnection, type AdsCall } from "./ads-connection.ts";
 import { PushQueue, affects, type PendingPush } from "./push-queue.ts";
 import { emptyStats, type AdsStats, type ProxySyncStatus } from "./sync-status.ts";
 import { envoyRoot } from "./protos.ts";
+import type { HealthReport } from "./health-info.ts";
 
 export type { ProxySyncStatus, TypeSyncStatus, AdsStats } from "./sync-status.ts";
 
@@ -19,6 +20,12 @@ export interface AdsServerOptions {
   resourcesFor(node: ProxyNode): Map<string, Map<string, object>>;
   onConnect?(node: ProxyNode, connectionId: string): void;
   onDisconnect?(node: ProxyNode, connectionId: string): void;
+  /**
+   * The proxy reported its application's health (Istio's HealthInformation request): healthy,
+   * or not with the reason. Called for every report; proxies send one per change and one
+   * after each reconnect.
+   */
+  onHealth?(node: ProxyNode, connectionId: string, healthy: boolean, message: string | undefined): void;
   logger?: Logger;
   /** Quiet time before a push runs (default 100 ms); a push never waits more than maxDelayMs. */
   debounceMs?: number;
@@ -77,6 +84,7 @@ export class AdsServer {
       stats: this.statsValue,
       nextNonce: () => `${this.nonceSeed}-${++this.nonceCounter}`,
       identified: (c) => this.identified(c),
+      health: (c, report, changed) => this.health(c, report, changed),
     });
     try {
       call.sendMetadata(new Metadata()); // lets clients see the stream is up before any response
@@ -113,6 +121,16 @@ export class AdsServer {
       this.opts.onConnect?.(conn.node!, conn.id);
     } catch (err) {
       this.logger.error({ proxy: conn.node!.id, err: (err as Error).message }, "onConnect failed");
+    }
+  }
+
+  private health(conn: AdsConnection, report: HealthReport, changed: boolean): void {
+    const node = conn.node!;
+    if (changed) this.logger.info({ proxy: node.id, connection: conn.id, healthy: report.healthy, message: report.message }, report.healthy ? "workload reports healthy" : "workload reports unhealthy");
+    try {
+      this.opts.onHealth?.(node, conn.id, report.healthy, report.message);
+    } catch (err) {
+      this.logger.error({ proxy: node.id, err: (err as Error).message }, "onHealth failed");
     }
   }
 

@@ -24,6 +24,8 @@ export interface ProxySyncStatus {
   proxyId: string;
   connectedAt: string;
   types: TypeSyncStatus[];
+  /** The proxy's last report of its application's health (HealthInformation), if any. */
+  health?: { healthy: boolean; message?: string; time: string };
 }
 
 /** Mutable per-type state of one stream. */

@@ -50,6 +50,8 @@ export async function startMesh(dir: string, subnet: number, expectProxies: numb
         if (child.exitCode !== null) throw new Error(`mizzen up exited with ${child.exitCode}:\n${out.slice(-3000)}`);
         const sync = await getJson<unknown[]>(`${debugUrl}/debug/syncz`);
         if (sync.length < expectProxies) return false;
+        // The runner prints its summary once every app listens (or it gave up waiting).
+        if (!out.includes("Mizzen mesh is up")) return false;
         for (let n = 1; n <= expectProxies; n++) {
           const r = await fetch(`http://${mesh.podIp(n)}:15000/ready`);
           if (r.status !== 200) return false;
