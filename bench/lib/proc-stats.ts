@@ -49,3 +49,17 @@ export function cpuModel(): string {
     return "unknown";
   }
 }
+
+export interface IoCounts {
+  /** read-family system calls (read, readv, ...) so far. */
+  readCalls: number;
+  /** write-family system calls (write, writev, ...) so far. */
+  writeCalls: number;
+}
+
+/** System-call counters from /proc/<pid>/io: how many reads and writes a request costs. */
+export function ioCounts(pid: number): IoCounts {
+  const io = readFileSync(`/proc/${pid}/io`, "utf8");
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(io)?.[1] ?? NaN);
+  return { readCalls: field("syscr"), writeCalls: field("syscw") };
+}
