@@ -224,18 +224,34 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
   if (slow.length) sup.note(`not listening yet: ${slow.join(", ")} (see their output above)`);
   // Keep file order for the summary and for callers (pods started concurrently).
   workloads.sort((a, b) => pods.findIndex((p) => p.podName === a.name) - pods.findIndex((p) => p.podName === b.name));
-  const services = await registryServices(debugAddress);
+  // "Up" means routable: wait (bounded) until the control plane has every workload healthy.
+  const services = await registryWhenHealthy(debugAddress, workloads.filter((w) => w.ports.length > 0).map((w) => w.name), opts.appListenWaitMs ?? 10_000);
   out.write(formatSummary({ dir, xdsAddress, debugAddress, services, pods: pods.map((p) => ({ ...p, namespace: p.spec.namespace, labels: p.spec.labels, ports: p.spec.ports })) }));
   return { stop, workloads, control, done };
 }
 
-/** The services the control plane knows, for the summary; none if it cannot be asked. */
-async function registryServices(debugAddress: string): Promise<SummaryService[]> {
-  try {
-    const res = await fetch(`http://${debugAddress}/debug/registryz`, { signal: AbortSignal.timeout(2000) });
-    const body = (await res.json()) as { services?: SummaryService[] };
-    return Array.isArray(body.services) ? body.services : [];
-  } catch {
-    return [];
+interface RegistryView {
+  services?: SummaryService[];
+  workloads?: { name: string; healthy?: boolean }[];
+}
+
+/**
+ * The services the control plane knows, for the summary, once every named workload is healthy
+ * in its registry (or the wait ran out). None if the control plane cannot be asked.
+ */
+async function registryWhenHealthy(debugAddress: string, names: string[], timeoutMs: number): Promise<SummaryService[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let view: RegistryView;
+    try {
+      const res = await fetch(`http://${debugAddress}/debug/registryz`, { signal: AbortSignal.timeout(2000) });
+      view = (await res.json()) as RegistryView;
+    } catch {
+      return [];
+    }
+    const services = Array.isArray(view.services) ? view.services : [];
+    const healthy = new Set((view.workloads ?? []).filter((w) => w.healthy !== false).map((w) => w.name));
+    if (names.every((n) => healthy.has(n)) || Date.now() > deadline) return services;
+    await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -47,7 +47,7 @@ test("bookinfo routes through sidecars, and a live VirtualService edit loses no 
     if (r.status !== 200) throw new Error(`reviews answered ${r.status}: ${r.body.slice(0, 200)}`);
     return (JSON.parse(r.body) as { version: string }).version;
   };
-  await waitFor("productpage answering", async () => (await viaProxy(proxy, 15001, "http://productpage:9080/productpage")).status === 200);
+  await waitFor("productpage showing reviews", async () => (await viaProxy(proxy, 15001, "http://productpage:9080/productpage")).body.includes("Reviews served by"));
   const page = await viaProxy(proxy, 15001, "http://productpage:9080/productpage");
   assert.equal(page.status, 200);
   assert.match(page.body, /reviews-v1|v1/);
