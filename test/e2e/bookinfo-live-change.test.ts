@@ -4,7 +4,7 @@
 // second or so, and not one request may fail.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,24 +20,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const SPLIT = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: reviews
-spec:
-  hosts:
-  - reviews
-  http:
-  - route:
-    - destination:
-        host: reviews
-        subset: v2
-      weight: 50
-    - destination:
-        host: reviews
-        subset: v3
-      weight: 50
-`;
+// The same file the demo's tour asks users to copy in.
+const SPLIT = readFileSync(fileURLToPath(new URL("../../examples/reviews-routes/reviews-v2-v3-50-50.yaml", import.meta.url)), "utf8");
 
 test("bookinfo routes through sidecars, and a live VirtualService edit loses no request", async () => {
   mesh = await startMesh(dir, 101, 6);

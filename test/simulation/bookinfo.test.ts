@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 // Bookinfo traffic management tasks (istio.io "Request Routing" and "Traffic Shifting"),
 // simulated from productpage's sidecar through the real translator and proxy state.
 import { test } from "node:test";
@@ -41,25 +42,7 @@ test("virtual-service-all-v1: every reviews request goes to v1's pod", () => {
 });
 
 test("virtual-service-reviews-v2-v3: a 50/50 split reaches both versions", () => {
-  const sim = fromProductpage(`
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: reviews
-spec:
-  hosts:
-  - reviews
-  http:
-  - route:
-    - destination:
-        host: reviews
-        subset: v2
-      weight: 50
-    - destination:
-        host: reviews
-        subset: v3
-      weight: 50
-`);
+  const sim = fromProductpage(readFileSync(new URL("../../examples/reviews-routes/reviews-v2-v3-50-50.yaml", import.meta.url), "utf8"));
   const url = "http://reviews:9080/reviews/0";
   assert.equal(sim.request({ url }, { random: () => 0.1 }).cluster, `outbound|9080|v2|${REVIEWS}`);
   assert.equal(sim.request({ url }, { random: () => 0.9 }).cluster, `outbound|9080|v3|${REVIEWS}`);

@@ -37,7 +37,7 @@ spec:
 
 /** Bookinfo Services + the reviews DestinationRule + the given documents, as one YAML text. */
 export function bookinfo(...documents: string[]): string {
-  return [BOOKINFO_SERVICES, REVIEWS_DESTINATION_RULE, ...documents].join("---");
+  return [BOOKINFO_SERVICES, REVIEWS_DESTINATION_RULE, ...documents].map((d) => (d.endsWith("\n") ? d : `${d}\n`)).join("---\n");
 }
 
 export const REVIEWS = "reviews.default.svc.cluster.local";
