@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseConfigText } from "../api/index.ts";
 import { ConfigStore } from "./store.ts";
+import { pino } from "pino";
 
 const vs = (subsetLines: string) => `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -110,4 +111,16 @@ test("a throwing listener does not break the store", () => {
   });
   assert.doesNotThrow(() => feed(V1));
   assert.equal(store.version, 1);
+});
+
+test("a rejection is logged once, as one line with file, line and the fix", () => {
+  const lines: string[] = [];
+  const logger = pino({ level: "warn" }, { write: (l: string) => lines.push((JSON.parse(l) as { msg: string }).msg) });
+  const store = new ConfigStore({ logger });
+  store.update(parseConfigText(V1, "vs.yaml"));
+  assert.deepEqual(lines, []);
+  store.update(parseConfigText(BROKEN, "vs.yaml"));
+  store.update(parseConfigText(BROKEN, "vs.yaml")); // a re-read with the same problem says nothing new
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /^vs\.yaml:10:\d+: VirtualService default\/reviews: spec\.http\[0\]\.route\[0\]\.weight: must be an integer \(got "fifty"\) \(the last good version stays in force\)$/);
 });

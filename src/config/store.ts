@@ -3,7 +3,7 @@
 // only when the effective set changed (a no-op save pushes nothing).
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
-import { configKey } from "../api/types.ts";
+import { configKey, formatConfigError } from "../api/types.ts";
 import type { ConfigError, ConfigKey, ConfigObject, KnownKind } from "../api/types.ts";
 import { silentLogger } from "../log/logger.ts";
 
@@ -96,12 +96,17 @@ export class ConfigStore {
         const pos = { file: first.file, line: first.line };
         if (old?.object) {
           next.set(key, { object: old.object, status: { ...statusFor(key, old.object, "rejected-kept-last-good", errors, old.status.acceptedAt), ...pos } });
-          this.#logger.warn({ object: key, file: first.file, line: first.line }, `rejected, last good version still in force: ${first.message}`);
         } else {
           next.set(key, { status: { ...statusFor(key, undefined, "rejected", errors, undefined), ...pos } });
         }
       } else if (old?.object) {
         changed.add(key); // removed from the files
+      }
+      // Say each problem once per new set of messages, not on every re-read of the folder.
+      const status = next.get(key)?.status;
+      if (status && errorText(old?.status.errors) !== errorText(status.errors)) {
+        const kept = status.state === "rejected-kept-last-good" ? " (the last good version stays in force)" : "";
+        for (const e of status.errors) this.#logger.warn({ object: key }, `${formatConfigError(e)}${kept}`);
       }
     }
     this.#entries = next;
@@ -170,4 +175,8 @@ function sameObject(a: ConfigObject, b: ConfigObject): boolean {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function errorText(errors: readonly ConfigError[] | undefined): string {
+  return (errors ?? []).map(formatConfigError).join("\n");
 }

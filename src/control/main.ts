@@ -45,7 +45,7 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
     domainSuffix: opts.domainSuffix ?? "cluster.local",
     accessLog: opts.accessLog,
   });
-  const store = new ConfigStore();
+  const store = new ConfigStore({ logger: logger.child({ name: "config" }) });
   const ads = new AdsServer({
     resourcesFor: (node) => state.resourcesByType(node),
     onConnect: (node, id) => {
@@ -72,9 +72,6 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
   const source = new DirectorySource({ dir: opts.configDir, store, logger: logger.child({ name: "config" }) });
   await source.start();
   state.setObjects(store.objects());
-  for (const s of store.status()) {
-    for (const e of s.errors) logger.warn({ object: s.key, file: e.file, line: e.line, field: e.field }, e.message);
-  }
 
   let xdsPort: number;
   try {
