@@ -1,14 +1,31 @@
 // The control plane's current inputs: accepted config objects and the proxies connected
 // right now. From them it derives the registry and, per proxy, the Envoy resources. Every
 // derived value is a pure function of these inputs (DESIGN rule 2); this class only holds
-// them and remembers the last derived registry so it is not rebuilt per proxy.
+// them and remembers what it derived for the current state version: the registry, and the
+// translations per resource type and proxy view, so proxies with equal views share them.
 import type { ConfigObject } from "../api/types.ts";
 import type { Registry } from "../registry/types.ts";
 import type { ProxyNode } from "../xds/node.ts";
 import { TYPE, type ProxyResources } from "../xds/envoy-types.ts";
 import { buildRegistry } from "../registry/build.ts";
-import { translate } from "../translate/index.ts";
+import {
+  endpointView, endpointViewKey, inboundClusters, inboundClusterView, inboundClusterViewKey, listenerView, listenerViewKey, mergeClusters,
+  outboundClusters, outboundClusterView, outboundClusterViewKey, routeView, routeViewKey, sourceLabelKeys, translateEndpoints,
+  translateListeners, translateRoutes, type SharedInput,
+} from "../translate/index.ts";
 import type { MeshConfig } from "../translate/mesh-config.ts";
+import { TranslationMemo } from "./translation-memo.ts";
+
+/**
+ * Everything derived from one state version (objects + connected registry-relevant proxies +
+ * mesh). Dropped whole whenever an input changes, so nothing in it can be stale.
+ */
+interface Derived {
+  registry: Registry;
+  /** Label keys VirtualService sourceLabels name: the only labels that reach RDS. */
+  labelKeys: ReadonlySet<string>;
+  memo: TranslationMemo;
+}
 
 export class MeshState {
   readonly mesh: MeshConfig;
@@ -16,15 +33,16 @@ export class MeshState {
   private readonly connected = new Map<string, ProxyNode>();
   /** Reported application health per connection (only proxies that declare health reporting). */
   private readonly health = new Map<string, { healthy: boolean; message?: string }>();
-  private registryValue: Registry | undefined;
+  private derivedValue: Derived | undefined;
 
+  /** `mesh` is read as constant for the state's lifetime: translations are shared on that basis. */
   constructor(mesh: MeshConfig) {
     this.mesh = mesh;
   }
 
   setObjects(objects: ConfigObject[]): void {
     this.objectList = objects;
-    this.registryValue = undefined;
+    this.derivedValue = undefined;
   }
 
   objects(): readonly ConfigObject[] {
@@ -38,7 +56,7 @@ export class MeshState {
     // such a WorkloadEntry unhealthy until the first probe succeeds).
     if (node.healthReporting) this.health.set(connectionId, { healthy: false, message: "no health report from the sidecar yet" });
     if (!node.autoRegister) return false;
-    this.registryValue = undefined;
+    this.derivedValue = undefined;
     return true;
   }
 
@@ -47,7 +65,7 @@ export class MeshState {
     this.connected.delete(connectionId);
     this.health.delete(connectionId);
     if (!node?.autoRegister) return false;
-    this.registryValue = undefined;
+    this.derivedValue = undefined;
     return true;
   }
 
@@ -62,12 +80,21 @@ export class MeshState {
     const now: { healthy: boolean; message?: string } = healthy ? { healthy } : { healthy, ...(message ? { message } : {}) };
     this.health.set(connectionId, now);
     if (!node.autoRegister || (before?.healthy === now.healthy && before.message === now.message)) return false;
-    this.registryValue = undefined;
+    this.derivedValue = undefined;
     return true;
   }
 
   registry(): Registry {
-    if (!this.registryValue) {
+    return this.derived().registry;
+  }
+
+  /** Shared translations of the current state version (entries, and calls answered from it). */
+  translationStats(): { entries: number; hits: number } {
+    return this.derived().memo.stats();
+  }
+
+  private derived(): Derived {
+    if (!this.derivedValue) {
       const proxies = [...this.connected.values()].filter((n) => n.autoRegister);
       // By proxy id, in connection order: when a reconnect briefly overlaps the old stream,
       // the newest connection's node and health win together.
@@ -77,13 +104,31 @@ export class MeshState {
         if (h) health.set(node.id, h);
         else health.delete(node.id);
       }
-      this.registryValue = buildRegistry(this.objectList, proxies, { domainSuffix: this.mesh.domainSuffix, health });
+      const registry = buildRegistry(this.objectList, proxies, { domainSuffix: this.mesh.domainSuffix, health });
+      this.derivedValue = { registry, labelKeys: sourceLabelKeys(this.objectList), memo: new TranslationMemo() };
     }
-    return this.registryValue;
+    return this.derivedValue;
   }
 
+  /**
+   * The proxy's resources, equal to translate() for it. Each type is translated from the
+   * proxy's view for that type only, once per state version and view: proxies with equal
+   * views get the same frozen objects (never change them; the ADS encode cache relies on it).
+   */
   resources(proxy: ProxyNode): ProxyResources {
-    return translate({ objects: this.objectList, registry: this.registry(), proxy, mesh: this.mesh });
+    const { registry, labelKeys, memo } = this.derived();
+    const shared: SharedInput = { objects: this.objectList, registry, mesh: this.mesh };
+    const lv = listenerView(proxy);
+    const rv = routeView(proxy, labelKeys);
+    const ov = outboundClusterView(proxy);
+    const iv = inboundClusterView(proxy);
+    const ev = endpointView(proxy);
+    const listeners = memo.get("listeners", listenerViewKey(lv), () => translateListeners({ ...shared, proxy: lv }));
+    const routes = memo.get("routes", routeViewKey(rv), () => translateRoutes({ ...shared, proxy: rv }));
+    const outbound = memo.get("outbound-clusters", outboundClusterViewKey(ov), () => outboundClusters({ ...shared, proxy: ov }));
+    const inbound = memo.get("inbound-clusters", inboundClusterViewKey(iv), () => inboundClusters(iv));
+    const endpoints = memo.get("endpoints", endpointViewKey(ev), () => translateEndpoints({ ...shared, proxy: ev }));
+    return { listeners: [...listeners], routes: [...routes], clusters: mergeClusters(outbound, inbound), endpoints: [...endpoints] };
   }
 
   /** The ADS server's view: resources by type URL, keyed by name. */

@@ -4,7 +4,8 @@ import type { Service, ServicePort } from "../registry/types.ts";
 import type { ClusterLoadAssignment } from "../xds/envoy-types.ts";
 import { findDestinationRule, mergeTrafficPolicy, subsetsOf, type AppliedRule, type Subset, type TrafficPolicy } from "./destination-rules.ts";
 import { outboundClusterName, visibleServices } from "./hosts.ts";
-import type { TranslateInput } from "./input.ts";
+import type { ViewInput } from "./input.ts";
+import type { ProxyNode } from "../xds/node.ts";
 import { obj } from "../registry/read-spec.ts";
 
 export type Discovery = "EDS" | "DNS" | "ORIGINAL_DST";
@@ -25,7 +26,8 @@ function discoveryOf(s: Service): Discovery {
   return "EDS";
 }
 
-export function outboundClusterPlans(input: TranslateInput): ClusterPlan[] {
+/** Plans depend on the proxy's namespace only (service and DestinationRule visibility). */
+export function outboundClusterPlans(input: ViewInput<Pick<ProxyNode, "namespace">>): ClusterPlan[] {
   const out: ClusterPlan[] = [];
   for (const service of visibleServices(input.registry, input.proxy.namespace)) {
     const rule = findDestinationRule(input.objects, input.proxy.namespace, service, input.mesh);

@@ -1,11 +1,12 @@
 // CDS: outbound clusters (per service port and per DestinationRule subset) and, for a
 // sidecar, inbound clusters to the application it fronts. Names and defaults are Istio's.
 import type { Cluster } from "../xds/envoy-types.ts";
+import type { ProxyNode, WorkloadPort } from "../xds/node.ts";
 import { num, obj, str, type Obj } from "../registry/read-spec.ts";
 import type { TrafficPolicy } from "./destination-rules.ts";
 import { toDuration } from "./duration.ts";
 import { inboundClusterName } from "./hosts.ts";
-import { byName, warnAbout, type TranslateInput, type WarningSink } from "./input.ts";
+import { byName, warnAbout, type ViewInput, type WarningSink } from "./input.ts";
 import { istioConfigPath, istioMetadata, type PlainValue } from "./metadata.ts";
 import { loadAssignment } from "./endpoints.ts";
 import { outboundClusterPlans, type ClusterPlan } from "./cluster-plans.ts";
@@ -16,6 +17,34 @@ export const DEFAULT_CONNECT_TIMEOUT = { seconds: 10 };
 export const UNLIMITED = 4294967295;
 
 const EDS_CONFIG = { ads: {}, resource_api_version: "V3" } as const;
+
+/** What outbound CDS reads of the proxy: its namespace (what it sees) and type (gRPC limits). */
+export type OutboundClusterProxyView = Pick<ProxyNode, "type" | "namespace">;
+
+export function outboundClusterView(p: ProxyNode): OutboundClusterProxyView {
+  return { type: p.type, namespace: p.namespace };
+}
+
+/** The whole view as a string: proxies with equal keys get equal outbound clusters. */
+export function outboundClusterViewKey(v: OutboundClusterProxyView): string {
+  return JSON.stringify([v.type, v.namespace]);
+}
+
+/** What inbound CDS reads of the proxy: its type, where its application listens, its ports. */
+export interface InboundClusterProxyView {
+  type: ProxyNode["type"];
+  appAddress: string;
+  ports: readonly Pick<WorkloadPort, "containerPort">[];
+}
+
+export function inboundClusterView(p: ProxyNode): InboundClusterProxyView {
+  return { type: p.type, appAddress: p.appAddress, ports: p.ports.map((wp) => ({ containerPort: wp.containerPort })) };
+}
+
+/** The whole view as a string: proxies with equal keys get equal inbound clusters. */
+export function inboundClusterViewKey(v: InboundClusterProxyView): string {
+  return JSON.stringify([v.type, v.appAddress, v.ports.map((wp) => wp.containerPort)]);
+}
 
 function lbPolicy(lb: Obj | undefined): NonNullable<Cluster["lb_policy"]> {
   switch (str(lb?.simple)?.toUpperCase()) {
@@ -82,7 +111,7 @@ function clusterMetadata(plan: ClusterPlan): Cluster["metadata"] {
   return istioMetadata(fields);
 }
 
-function outboundCluster(input: TranslateInput, plan: ClusterPlan, warnings?: WarningSink): Cluster | undefined {
+function outboundCluster(input: ViewInput<OutboundClusterProxyView>, plan: ClusterPlan, warnings?: WarningSink): Cluster | undefined {
   const grpc = input.proxy.type === "grpc";
   const c: Cluster = { name: plan.name };
   const eps = () => input.registry.endpoints.get(`${plan.service.hostname}:${plan.port.number}`) ?? [];
@@ -116,8 +145,7 @@ function outboundCluster(input: TranslateInput, plan: ClusterPlan, warnings?: Wa
 }
 
 /** Inbound clusters: one per workload port, a static endpoint at the application. */
-export function inboundClusters(input: TranslateInput): Cluster[] {
-  const p = input.proxy;
+export function inboundClusters(p: InboundClusterProxyView): Cluster[] {
   if (p.type !== "sidecar" || !p.appAddress) return [];
   const seen = new Set<number>();
   const out: Cluster[] = [];
@@ -140,12 +168,22 @@ export function inboundClusters(input: TranslateInput): Cluster[] {
   return out;
 }
 
-export function translateClusters(input: TranslateInput, warnings?: WarningSink): Cluster[] {
+/** Outbound clusters (per visible service port and subset), sorted by name. */
+export function outboundClusters(input: ViewInput<OutboundClusterProxyView>, warnings?: WarningSink): Cluster[] {
   const out: Cluster[] = [];
   for (const plan of outboundClusterPlans(input)) {
     const c = outboundCluster(input, plan, warnings);
     if (c) out.push(c);
   }
-  out.push(...inboundClusters(input));
   return out.sort(byName);
+}
+
+/** Both parts in one list sorted by name; neither input list is changed. */
+export function mergeClusters(outbound: readonly Cluster[], inbound: readonly Cluster[]): Cluster[] {
+  return [...outbound, ...inbound].sort(byName);
+}
+
+/** Every cluster of a proxy: the outbound part and its own inbound part. */
+export function translateClusters(input: ViewInput<OutboundClusterProxyView & InboundClusterProxyView>, warnings?: WarningSink): Cluster[] {
+  return mergeClusters(outboundClusters(input, warnings), inboundClusters(input.proxy));
 }

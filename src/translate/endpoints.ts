@@ -3,7 +3,8 @@
 import type { Endpoint } from "../registry/types.ts";
 import type { ClusterLoadAssignment, LbEndpoint, LocalityLbEndpoints } from "../xds/envoy-types.ts";
 import { labelsMatch } from "../registry/read-spec.ts";
-import type { TranslateInput } from "./input.ts";
+import type { ViewInput } from "./input.ts";
+import type { ProxyNode } from "../xds/node.ts";
 import { byClusterName, outboundClusterPlans } from "./cluster-plans.ts";
 
 function localityOf(l: string | undefined): LocalityLbEndpoints["locality"] | undefined {
@@ -47,8 +48,20 @@ export function loadAssignment(clusterName: string, endpoints: readonly Endpoint
   return { cluster_name: clusterName, endpoints: localities };
 }
 
+/** What EDS reads of the proxy: its namespace, which decides the services and subsets it sees. */
+export type EndpointProxyView = Pick<ProxyNode, "namespace">;
+
+export function endpointView(p: ProxyNode): EndpointProxyView {
+  return { namespace: p.namespace };
+}
+
+/** The whole view as a string: proxies with equal keys get equal load assignments. */
+export function endpointViewKey(v: EndpointProxyView): string {
+  return JSON.stringify([v.namespace]);
+}
+
 /** EDS resources for every EDS cluster this proxy has, sorted by cluster name. */
-export function translateEndpoints(input: TranslateInput): ClusterLoadAssignment[] {
+export function translateEndpoints(input: ViewInput<EndpointProxyView>): ClusterLoadAssignment[] {
   const out: ClusterLoadAssignment[] = [];
   for (const plan of outboundClusterPlans(input)) {
     if (plan.discovery !== "EDS") continue;

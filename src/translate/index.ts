@@ -14,6 +14,17 @@ export { translateClusters } from "./clusters.ts";
 export { translateEndpoints } from "./endpoints.ts";
 export { translateListeners } from "./listeners.ts";
 export { translateRoutes } from "./routes.ts";
+// Per-type proxy views: exactly the proxy fields each translator reads, and a key made of the
+// whole view, so a cache can share one translation between proxies with equal views.
+export type { SharedInput, ViewInput } from "./input.ts";
+export { listenerView, listenerViewKey, type ListenerProxyView } from "./listeners.ts";
+export { routeView, routeViewKey, type RouteProxyView } from "./routes.ts";
+export { sourceLabelKeys } from "./route-builder.ts";
+export { endpointView, endpointViewKey, type EndpointProxyView } from "./endpoints.ts";
+export {
+  inboundClusters, inboundClusterView, inboundClusterViewKey, mergeClusters, outboundClusters, outboundClusterView, outboundClusterViewKey,
+  type InboundClusterProxyView, type OutboundClusterProxyView,
+} from "./clusters.ts";
 
 /**
  * Everything one proxy needs, every list sorted by name. Pass `warnings` to collect config

@@ -1,15 +1,29 @@
-// What every translator reads: config, registry, the proxy asking, and mesh settings.
+// What every translator reads: config, registry, mesh settings, and the part of the proxy
+// asking that this translator depends on (a "view": see proxy views in each per-type file).
 import type { ConfigError } from "../api/types.ts";
 import type { ConfigObject } from "../api/types.ts";
 import type { Registry } from "../registry/types.ts";
 import type { ProxyNode } from "../xds/node.ts";
 import type { MeshConfig } from "./mesh-config.ts";
 
-export interface TranslateInput {
+/** The inputs every proxy shares within one version of the control plane's state. */
+export interface SharedInput {
   objects: ConfigObject[];
   registry: Registry;
-  proxy: ProxyNode;
   mesh: MeshConfig;
+}
+
+/**
+ * A translator's input with only the proxy fields it may read. A ProxyNode fits every view,
+ * so the all-in-one translate() passes the whole node; a cache passes the narrowed view it
+ * built its key from, so equal keys mean equal inputs.
+ */
+export interface ViewInput<View> extends SharedInput {
+  proxy: View;
+}
+
+export interface TranslateInput extends SharedInput {
+  proxy: ProxyNode;
 }
 
 /** Where translators report config that produces traffic failures (kept, not rejected). */

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { bookinfoObjects, bookinfoProxies, proxy } from "../registry/fixtures.ts";
-import { translateListeners } from "./listeners.ts";
+import { listenerView, listenerViewKey, translateListeners } from "./listeners.ts";
 import { inputFor } from "./test-support.ts";
 import { TYPE } from "../xds/envoy-types.ts";
 
@@ -52,4 +52,18 @@ test("proxyless gRPC: an API listener per visible service port, router last", ()
   assert.equal(hcm.rds?.route_config_name, "reviews.default.svc.cluster.local:9080");
   assert.deepEqual(hcm.rds?.config_source, { ads: {}, resource_api_version: "V3" });
   assert.equal(hcm.http_filters.at(-1)?.typed_config["@type"], TYPE.router);
+});
+
+test("listener view: a sidecar's key is its addresses and ports; gRPC clients key on namespace only", () => {
+  const a = proxy("a", "127.10.1.1", { app: "a" }, { ports: [{ name: "http", containerPort: 9080 }] });
+  const b = { ...a, ip: "127.10.1.2", name: "b", labels: { app: "b" } };
+  assert.notEqual(listenerViewKey(listenerView(a)), listenerViewKey(listenerView(b)));
+  assert.equal(listenerViewKey(listenerView(a)), listenerViewKey(listenerView({ ...a, name: "renamed", labels: {} })));
+  assert.deepEqual(listenerView(a), { type: "sidecar", ip: "127.10.1.1", appAddress: "127.10.2.1", ports: [{ containerPort: 9080 }] });
+  const g1 = proxy("g1", "127.10.1.8", {}, { type: "grpc" });
+  const g2 = proxy("g2", "127.10.1.9", {}, { type: "grpc" });
+  assert.equal(listenerViewKey(listenerView(g1)), listenerViewKey(listenerView(g2)));
+  assert.notEqual(listenerViewKey(listenerView(g1)), listenerViewKey(listenerView({ ...g1, namespace: "other" })));
+  const input = inputFor(bookinfoObjects(), [], a);
+  assert.deepEqual(translateListeners({ ...input, proxy: listenerView(a) }), translateListeners(input));
 });

@@ -2,22 +2,62 @@
 // one "inbound|<port>" per workload port on podIP:<port> forwarding to the application.
 // Proxyless gRPC: one API listener "<fqdn>:<port>" per visible service port.
 import type { HttpConnectionManager, HttpConnectionManagerAny, Listener } from "../xds/envoy-types.ts";
+import type { ProxyNode, WorkloadPort } from "../xds/node.ts";
 import { TYPE } from "../xds/envoy-types.ts";
 import { inboundClusterName, visibleServices } from "./hosts.ts";
-import { byName, type TranslateInput } from "./input.ts";
+import { byName, type SharedInput, type ViewInput } from "./input.ts";
+import type { MeshConfig } from "./mesh-config.ts";
 import { HTTP_PROXY_ROUTE_NAME, servicePortName } from "./routes.ts";
 
 export const OUTBOUND_PROXY_PORT = 15001;
 const HCM_FILTER = "envoy.filters.network.http_connection_manager";
 const ADS = { ads: {}, resource_api_version: "V3" } as const;
 
+/** What LDS reads of a sidecar: its pod IP, where its application listens, its ports. */
+export interface SidecarListenerView {
+  type: "sidecar";
+  ip: string;
+  appAddress: string;
+  ports: readonly Pick<WorkloadPort, "containerPort">[];
+}
+
+/**
+ * Exactly the proxy fields LDS reads, per proxy type: a sidecar's addresses and ports (its
+ * listeners are its own), a gRPC client's namespace only (clients in one namespace share
+ * their API listeners); gateways get nothing yet.
+ */
+export type ListenerProxyView = SidecarListenerView | Pick<ProxyNode, "namespace"> & { type: "grpc" } | { type: "router" };
+
+export function listenerView(p: ProxyNode): ListenerProxyView {
+  switch (p.type) {
+    case "sidecar":
+      return { type: "sidecar", ip: p.ip, appAddress: p.appAddress, ports: p.ports.map((wp) => ({ containerPort: wp.containerPort })) };
+    case "grpc":
+      return { type: "grpc", namespace: p.namespace };
+    default:
+      return { type: p.type };
+  }
+}
+
+/** The whole view as a string: proxies with equal keys get equal listeners. */
+export function listenerViewKey(v: ListenerProxyView): string {
+  switch (v.type) {
+    case "sidecar":
+      return JSON.stringify([v.type, v.ip, v.appAddress, v.ports.map((wp) => wp.containerPort)]);
+    case "grpc":
+      return JSON.stringify([v.type, v.namespace]);
+    default:
+      return JSON.stringify([v.type]);
+  }
+}
+
 function routerFilter(): HttpConnectionManager["http_filters"][number] {
   return { name: "envoy.filters.http.router", typed_config: { "@type": TYPE.router } };
 }
 
 /** Istio's default access log: Envoy's file logger writing to stdout. */
-function accessLog(input: TranslateInput): Pick<HttpConnectionManager, "access_log"> {
-  if (!input.mesh.accessLog) return {};
+function accessLog(mesh: MeshConfig): Pick<HttpConnectionManager, "access_log"> {
+  if (!mesh.accessLog) return {};
   return {
     access_log: [{
       name: "envoy.access_loggers.file",
@@ -30,7 +70,7 @@ function hcm(fields: HttpConnectionManager): HttpConnectionManagerAny {
   return { "@type": TYPE.hcm, ...fields };
 }
 
-function outboundListener(input: TranslateInput): Listener {
+function outboundListener(input: ViewInput<SidecarListenerView>): Listener {
   const p = input.proxy;
   return {
     name: HTTP_PROXY_ROUTE_NAME,
@@ -43,14 +83,14 @@ function outboundListener(input: TranslateInput): Listener {
           stat_prefix: `outbound_${p.ip}_${OUTBOUND_PROXY_PORT}`,
           rds: { route_config_name: HTTP_PROXY_ROUTE_NAME, config_source: { ...ADS } },
           http_filters: [routerFilter()],
-          ...accessLog(input),
+          ...accessLog(input.mesh),
         }),
       }],
     }],
   };
 }
 
-function inboundListener(input: TranslateInput, port: number): Listener {
+function inboundListener(input: ViewInput<SidecarListenerView>, port: number): Listener {
   const p = input.proxy;
   const name = `inbound|${port}`;
   return {
@@ -72,14 +112,14 @@ function inboundListener(input: TranslateInput, port: number): Listener {
             validate_clusters: { value: false },
           },
           http_filters: [routerFilter()],
-          ...accessLog(input),
+          ...accessLog(input.mesh),
         }),
       }],
     }],
   };
 }
 
-function sidecarListeners(input: TranslateInput): Listener[] {
+function sidecarListeners(input: ViewInput<SidecarListenerView>): Listener[] {
   const out = [outboundListener(input)];
   const seen = new Set<number>([OUTBOUND_PROXY_PORT]);
   if (!input.proxy.appAddress) return out;
@@ -91,9 +131,9 @@ function sidecarListeners(input: TranslateInput): Listener[] {
   return out;
 }
 
-function grpcListeners(input: TranslateInput): Listener[] {
+function grpcListeners(input: SharedInput, namespace: string): Listener[] {
   const out: Listener[] = [];
-  for (const s of visibleServices(input.registry, input.proxy.namespace)) {
+  for (const s of visibleServices(input.registry, namespace)) {
     for (const port of s.ports) {
       const name = servicePortName(s, port.number);
       out.push({
@@ -111,12 +151,13 @@ function grpcListeners(input: TranslateInput): Listener[] {
   return out;
 }
 
-export function translateListeners(input: TranslateInput): Listener[] {
-  switch (input.proxy.type) {
+export function translateListeners(input: ViewInput<ListenerProxyView>): Listener[] {
+  const p = input.proxy;
+  switch (p.type) {
     case "sidecar":
-      return sidecarListeners(input).sort(byName);
+      return sidecarListeners({ ...input, proxy: p }).sort(byName);
     case "grpc":
-      return grpcListeners(input).sort(byName);
+      return grpcListeners(input, p.namespace).sort(byName);
     default:
       return [];
   }

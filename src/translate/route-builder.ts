@@ -7,13 +7,14 @@ import { arr, labelsMatch, num, obj, objs, str, strMap, strs, type Obj } from ".
 import { findDestinationRule, subsetsOf } from "./destination-rules.ts";
 import { msToDuration, parseDurationMs } from "./duration.ts";
 import { outboundClusterName, resolveHost, serviceVisible } from "./hosts.ts";
-import { warnAbout, type TranslateInput, type WarningSink } from "./input.ts";
+import { warnAbout, type ViewInput, type WarningSink } from "./input.ts";
+import type { RouteProxyView } from "./routes.ts";
 import { istioConfigPath, istioMetadata } from "./metadata.ts";
 import { defaultRetryPolicy, retryPolicy } from "./retries.ts";
 import { routeMatch } from "./route-match.ts";
 
 export interface VirtualHostContext {
-  input: TranslateInput;
+  input: ViewInput<RouteProxyView>;
   service: Service;
   port: number;
   grpc: boolean;
@@ -115,6 +116,21 @@ function routeAction(ctx: VirtualHostContext, vs: ConfigObject, i: number, rule:
   if (uri !== undefined && uri !== "") action.prefix_rewrite = uri;
   if (authority) action.host_rewrite_literal = authority;
   return action;
+}
+
+/**
+ * Every label key any VirtualService's `sourceLabels` names. matchApplies only looks up these
+ * keys in a proxy's labels, so a proxy's other labels cannot change its routes.
+ */
+export function sourceLabelKeys(objects: readonly ConfigObject[]): Set<string> {
+  const keys = new Set<string>();
+  for (const o of objects) {
+    if (o.kind !== "VirtualService") continue;
+    for (const rule of objs(o.spec.http)) {
+      for (const m of objs(rule.match)) for (const k of Object.keys(obj(m.sourceLabels) ?? {})) keys.add(k);
+    }
+  }
+  return keys;
 }
 
 /** Does a match entry apply to this proxy and port (port, sourceLabels, sourceNamespace, gateways)? */

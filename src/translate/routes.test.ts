@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { ConfigError } from "../api/types.ts";
 import { bookinfoObjects, bookinfoProxies, cfg, kubeService, proxy } from "../registry/fixtures.ts";
-import { translateRoutes } from "./routes.ts";
+import { routeView, routeViewKey, translateRoutes } from "./routes.ts";
+import { sourceLabelKeys } from "./route-builder.ts";
 import { DEFAULT_RETRY_ON } from "./retries.ts";
 import { inputFor, virtualHostNamed } from "./test-support.ts";
 
@@ -210,4 +211,26 @@ test("TCP and TLS ports get no virtual host", () => {
   const p = proxy("a", "127.10.1.1", { app: "a" });
   const [rc] = translateRoutes(inputFor(objs, [p], p));
   assert.deepEqual(rc.virtual_hosts.map((v) => v.name), ["db.default.svc.cluster.local:8080"]);
+});
+
+test("route view: labels narrowed to the keys sourceLabels name; the key is the whole view", () => {
+  const vs = cfg("VirtualService", "reviews", {
+    hosts: ["reviews"],
+    http: [{ match: [{ sourceLabels: { app: "productpage", track: "canary" } }], route: [{ destination: { host: "reviews", subset: "v2" } }] }],
+  });
+  const keys = sourceLabelKeys([...bookinfoObjects(), vs]);
+  assert.deepEqual([...keys].sort(), ["app", "track"]);
+  const p = proxy("productpage-v1", "127.10.1.1", { version: "v1", app: "productpage", pod: "x" });
+  const view = routeView(p, keys);
+  assert.deepEqual(view, { type: "sidecar", namespace: "default", labels: { app: "productpage" } });
+  // Label order and unnamed labels do not change the key; a named label, namespace or type does.
+  const same = routeView({ ...p, labels: { pod: "y", app: "productpage" } }, keys);
+  assert.equal(routeViewKey(same), routeViewKey(view));
+  assert.notEqual(routeViewKey(routeView({ ...p, labels: { app: "productpage", track: "canary" } }, keys)), routeViewKey(view));
+  assert.notEqual(routeViewKey({ ...view, namespace: "other" }), routeViewKey(view));
+  assert.notEqual(routeViewKey({ ...view, type: "grpc" }), routeViewKey(view));
+  // The narrowed view translates exactly as the whole proxy does.
+  const input = inputFor([...bookinfoObjects(), reviewsDR, vs], [p], p);
+  assert.deepEqual(translateRoutes({ ...input, proxy: view }), translateRoutes(input));
+  assert.deepEqual(sourceLabelKeys(bookinfoObjects()), new Set());
 });

@@ -3,13 +3,37 @@
 // named "<fqdn>:<port>" like its API listener. Inbound routes live inline in the listeners.
 import type { Service, ServicePort } from "../registry/types.ts";
 import type { RouteConfiguration, VirtualHost } from "../xds/envoy-types.ts";
+import type { ProxyNode } from "../xds/node.ts";
 import { isHttpLike } from "../registry/protocol.ts";
 import { visibleServices } from "./hosts.ts";
-import { byName, type TranslateInput, type WarningSink } from "./input.ts";
+import { byName, type ViewInput, type WarningSink } from "./input.ts";
 import { defaultRoute, routesFromVirtualService, type VirtualHostContext } from "./route-builder.ts";
 import { meshVirtualServices, virtualServiceFor } from "./virtual-services.ts";
 
 export const HTTP_PROXY_ROUTE_NAME = "http_proxy";
+
+/**
+ * What RDS reads of the proxy: its type, its namespace (visibility, short host names,
+ * sourceNamespace) and its labels, which only VirtualService `sourceLabels` look at.
+ */
+export type RouteProxyView = Pick<ProxyNode, "type" | "namespace" | "labels">;
+
+/**
+ * The route view of a proxy with its labels narrowed to `labelKeys` (from sourceLabelKeys of
+ * the same config): labels no sourceLabels names cannot change routes, and leaving them out
+ * lets pods of different workloads in one namespace share one RouteConfiguration.
+ */
+export function routeView(p: ProxyNode, labelKeys: ReadonlySet<string>): RouteProxyView {
+  const labels: Record<string, string> = {};
+  for (const k of [...labelKeys].sort()) if (Object.hasOwn(p.labels, k)) labels[k] = p.labels[k]!;
+  return { type: p.type, namespace: p.namespace, labels };
+}
+
+/** The whole view as a string: proxies with equal keys get equal routes. */
+export function routeViewKey(v: RouteProxyView): string {
+  const labels = Object.entries(v.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([v.type, v.namespace, labels]);
+}
 
 /** "<fqdn>:<port>": the name of a service port's virtual host, gRPC listener and route. */
 export function servicePortName(s: Service, port: number): string {
@@ -23,13 +47,13 @@ function hostNames(s: Service, proxyNamespace: string): string[] {
   return names;
 }
 
-function routesFor(input: TranslateInput, service: Service, port: ServicePort, grpc: boolean, warnings?: WarningSink) {
+function routesFor(input: ViewInput<RouteProxyView>, service: Service, port: ServicePort, grpc: boolean, warnings?: WarningSink) {
   const ctx: VirtualHostContext = { input, service, port: port.number, grpc, ...(warnings ? { warnings } : {}) };
   const vs = virtualServiceFor(meshVirtualServices(input.objects, input.proxy.namespace), service, input.proxy.namespace, input.mesh);
   return vs ? routesFromVirtualService(ctx, vs) : [defaultRoute(ctx)];
 }
 
-function sidecarRouteConfig(input: TranslateInput, warnings?: WarningSink): RouteConfiguration {
+function sidecarRouteConfig(input: ViewInput<RouteProxyView>, warnings?: WarningSink): RouteConfiguration {
   const used = new Set<string>();
   const vhosts: VirtualHost[] = [];
   for (const s of visibleServices(input.registry, input.proxy.namespace)) {
@@ -46,7 +70,7 @@ function sidecarRouteConfig(input: TranslateInput, warnings?: WarningSink): Rout
   return { name: HTTP_PROXY_ROUTE_NAME, virtual_hosts: vhosts.sort(byName), validate_clusters: { value: false } };
 }
 
-function grpcRouteConfigs(input: TranslateInput, warnings?: WarningSink): RouteConfiguration[] {
+function grpcRouteConfigs(input: ViewInput<RouteProxyView>, warnings?: WarningSink): RouteConfiguration[] {
   const out: RouteConfiguration[] = [];
   for (const s of visibleServices(input.registry, input.proxy.namespace)) {
     for (const port of s.ports) {
@@ -59,7 +83,7 @@ function grpcRouteConfigs(input: TranslateInput, warnings?: WarningSink): RouteC
   return out;
 }
 
-export function translateRoutes(input: TranslateInput, warnings?: WarningSink): RouteConfiguration[] {
+export function translateRoutes(input: ViewInput<RouteProxyView>, warnings?: WarningSink): RouteConfiguration[] {
   switch (input.proxy.type) {
     case "sidecar":
       return [sidecarRouteConfig(input, warnings)];
