@@ -16,7 +16,7 @@ test("sidecar: http_proxy on podIP:15001 with RDS, and one inbound listener per 
   const hcm = out.filter_chains![0].filters[0].typed_config;
   assert.equal(hcm["@type"], TYPE.hcm);
   assert.deepEqual(hcm.rds, { route_config_name: "http_proxy", config_source: { ads: {}, resource_api_version: "V3" } });
-  assert.deepEqual(hcm.http_filters, [{ name: "envoy.filters.http.router", typed_config: { "@type": TYPE.router } }]);
+  assert.deepEqual(hcm.http_filters.map((f) => f.name), ["envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.router"], "Istio's order: fault, cors, router");
   assert.equal(hcm.access_log?.[0].name, "envoy.access_loggers.file");
 
   const inbound = ls[1];

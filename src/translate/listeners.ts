@@ -8,6 +8,7 @@ import { inboundClusterName, visibleServices } from "./hosts.ts";
 import { byName, type SharedInput, type ViewInput } from "./input.ts";
 import type { MeshConfig } from "./mesh-config.ts";
 import { HTTP_PROXY_ROUTE_NAME, servicePortName } from "./routes.ts";
+import { routeConfiguredFilters } from "./route-filters.ts";
 
 export const OUTBOUND_PROXY_PORT = 15001;
 const HCM_FILTER = "envoy.filters.network.http_connection_manager";
@@ -82,7 +83,8 @@ function outboundListener(input: ViewInput<SidecarListenerView>): Listener {
         typed_config: hcm({
           stat_prefix: `outbound_${p.ip}_${OUTBOUND_PROXY_PORT}`,
           rds: { route_config_name: HTTP_PROXY_ROUTE_NAME, config_source: { ...ADS } },
-          http_filters: [routerFilter()],
+          // Fault and CORS act only where a route's typed_per_filter_config says so (Istio's order).
+          http_filters: [...routeConfiguredFilters(), routerFilter()],
           ...accessLog(input.mesh),
         }),
       }],

@@ -12,6 +12,7 @@ import type { RouteProxyView } from "./routes.ts";
 import { istioConfigPath, istioMetadata } from "./metadata.ts";
 import { defaultRetryPolicy, retryPolicy } from "./retries.ts";
 import { routeMatch } from "./route-match.ts";
+import { applyRouteFilters } from "./route-filters.ts";
 
 export interface VirtualHostContext {
   input: ViewInput<RouteProxyView>;
@@ -184,6 +185,7 @@ function buildOne(ctx: VirtualHostContext, vs: ConfigObject, i: number, rule: Ob
     r.route = action;
   }
   applyHeaders(r, obj(rule.headers));
+  applyRouteFilters(r, rule, vs, `spec.http[${i}]`, ctx.grpc, ctx.warnings);
   return r;
 }
 

@@ -16,6 +16,8 @@ import { REPLY, sendLocalReply } from "./local-reply.ts";
 import { appendForwardedFor, endToEndHeaders } from "./proxy-headers.ts";
 import { ForwardExchange } from "./forward.ts";
 import { formatAccessLog, type AccessLogSink } from "./access-log.ts";
+import { runFault } from "./filters/fault.ts";
+import { addCorsHeaders, answerPreflight, evaluateCors } from "./filters/cors.ts";
 
 export interface HttpContext {
   snapshot(): Snapshot;
@@ -23,6 +25,8 @@ export interface HttpContext {
   stats: ProxyStats;
   accessLog: AccessLogSink;
   logger: Logger;
+  /** [0, 1) for fault and CORS draws; Math.random when absent (tests inject one). */
+  random?: () => number;
 }
 
 function hostPort(addr: string | undefined, port: number | undefined): string {
@@ -106,11 +110,32 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
     return;
   }
   log.routeName = route.name;
+  // Envoy's decode order on a sidecar: fault (delay, abort), CORS, then the router.
+  const random = ctx.random ?? Math.random;
+  const fault = hcm.filters.fault ? route.filters.fault ?? hcm.filters.defaultFault : undefined;
+  const proceed = (): void => {
+    const cors = hcm.filters.cors && route.filters.cors ? evaluateCors(route.filters.cors, log.method, headers, random) : undefined;
+    if (cors?.kind === "preflight") {
+      answerPreflight(res, log, cors.headers);
+      return;
+    }
+    dispatchRoute(ctx, snap, listener, req, res, log, input, route, cors?.headers);
+  };
+  if (fault) runFault(fault, req, res, log, random, proceed);
+  else proceed();
+}
+
+/** The router: answer directly, redirect, or forward; `corsHeaders` go on the response. */
+function dispatchRoute(ctx: HttpContext, snap: Snapshot, listener: CompiledListener, req: IncomingMessage, res: ServerResponse, log: RequestLog, input: MatchInput, route: CompiledRoute, corsHeaders: Record<string, string> | undefined): void {
+  const { stats } = ctx;
+  const headers = req.headers;
+  const sock = req.socket;
   const action = route.action;
   if (action.kind === "direct") {
     const h: Record<string, string | string[] | number | undefined> = { "content-length": action.body.length };
     if (action.body.length) h["content-type"] = "text/plain";
     applyHeaderOps(route.responseHeaders, h);
+    addCorsHeaders(h, corsHeaders);
     log.status = action.status;
     log.details = "direct_response";
     log.bytesSent = action.body.length;
@@ -121,7 +146,9 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
   if (action.kind === "redirect") {
     log.status = action.status;
     log.details = "direct_response";
-    res.writeHead(action.status, { location: action.location(input), "content-length": 0 });
+    const h: Record<string, string | number> = { location: action.location(input), "content-length": 0 };
+    addCorsHeaders(h, corsHeaders);
+    res.writeHead(action.status, h);
     res.end();
     return;
   }
@@ -133,11 +160,11 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
     return;
   }
   const upstreamHeaders = endToEndHeaders(headers);
-  upstreamHeaders.host = action.hostRewrite ?? target.authority;
+  upstreamHeaders.host = action.hostRewrite ?? input.authority;
   if (upstreamHeaders["x-forwarded-proto"] === undefined) upstreamHeaders["x-forwarded-proto"] = "http";
   if (listener.inbound) appendForwardedFor(upstreamHeaders, sock.remoteAddress);
   log.forwardedFor = upstreamHeaders["x-forwarded-for"] as string | undefined;
   applyHeaderOps(route.requestHeaders, upstreamHeaders);
   applyHeaderOps(choice.requestHeaders, upstreamHeaders);
-  new ForwardExchange({ req, res, log, stats, input, route, action, cluster, runtime: ctx.runtimes.get(cluster.name), headers: upstreamHeaders }).start();
+  new ForwardExchange({ req, res, log, stats, input, route, action, cluster, runtime: ctx.runtimes.get(cluster.name), headers: upstreamHeaders, corsHeaders }).start();
 }

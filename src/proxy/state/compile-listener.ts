@@ -7,6 +7,7 @@ import { TYPE } from "../../xds/envoy-types.ts";
 import type { CompiledFilterChain, CompiledHcm, CompiledListener } from "./types.ts";
 import { ConfigInvalid, durationMs } from "./string-match.ts";
 import { compileRouteTable } from "./compile-route-table.ts";
+import { addHcmFilter, type HcmFilters } from "../http/filters/http-filters.ts";
 
 const ROUTER_NAME = "envoy.filters.http.router";
 const HCM_NAME = "envoy.filters.network.http_connection_manager";
@@ -16,9 +17,11 @@ const STDOUT_PATHS = new Set(["/dev/stdout", "/dev/fd/1"]);
 
 function compileHcm(hcm: HttpConnectionManager, field: string): CompiledHcm {
   const filters = hcm.http_filters ?? [];
+  const httpFilters: HcmFilters = { fault: false, cors: false, defaultFault: undefined };
   filters.forEach((f, i) => {
     const isRouter = f?.name === ROUTER_NAME || f?.typed_config?.["@type"] === TYPE.router;
     const optional = (f as { is_optional?: boolean }).is_optional === true;
+    if (!isRouter && f && addHcmFilter(httpFilters, f, `${field}.http_filters[${i}]`)) return; // fault, CORS
     // An HTTP filter we cannot run (RBAC, JWT, ...) would silently weaken policy: refuse it.
     if (!isRouter && !optional) throw new ConfigInvalid(`${field}.http_filters[${i}]`, `HTTP filter "${String(f?.name)}" is not supported by the Mizzen proxy (mark it is_optional or remove it)`);
   });
@@ -54,6 +57,7 @@ function compileHcm(hcm: HttpConnectionManager, field: string): CompiledHcm {
     maxHeadersCount: maxHeaders > 0 ? maxHeaders : DEFAULT_MAX_HEADERS,
     requestTimeoutMs: durationMs(hcm.request_timeout, `${field}.request_timeout`) ?? 0,
     idleTimeoutMs: durationMs(hcm.common_http_protocol_options?.idle_timeout, `${field}.common_http_protocol_options.idle_timeout`) ?? 3_600_000,
+    filters: httpFilters,
   };
 }
 

@@ -7,6 +7,7 @@ import type { CompiledRouteTable, CompiledVirtualHost } from "./types.ts";
 import { ConfigInvalid } from "./string-match.ts";
 import { compileRoute } from "./compile-route.ts";
 import { compileRetryPolicy } from "./compile-retry.ts";
+import { compileRouteFilterConfigs } from "../http/filters/http-filters.ts";
 
 interface Wildcard { part: string; vhost: CompiledVirtualHost }
 
@@ -26,9 +27,10 @@ export function compileRouteTable(rc: RouteConfiguration, field = "route_config"
     if (seenNames.has(vh.name)) throw new ConfigInvalid(`${f}.name`, `duplicate virtual host name "${vh.name}"`);
     seenNames.add(vh.name);
     const vhostRetry = compileRetryPolicy(vh.retry_policy, `${f}.retry_policy`);
+    const vhostFilters = compileRouteFilterConfigs(vh.typed_per_filter_config, `${f}.typed_per_filter_config`);
     const compiled: CompiledVirtualHost = {
       name: vh.name,
-      routes: (vh.routes ?? []).map((r, j) => compileRoute(r, `${f}.routes[${j}]`, vhostRetry)),
+      routes: (vh.routes ?? []).map((r, j) => compileRoute(r, `${f}.routes[${j}]`, vhostRetry, vhostFilters)),
     };
     if (!vh.domains?.length) throw new ConfigInvalid(`${f}.domains`, "virtual host needs at least one domain");
     for (const raw of vh.domains) {

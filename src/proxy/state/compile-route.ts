@@ -5,6 +5,7 @@ import type { CompiledRoute, CompiledRetryPolicy, MatchInput, RouteAction, Clust
 import { compileFullRegex, compileStringMatcher, ConfigInvalid, durationMs } from "./string-match.ts";
 import { compileRetryPolicy } from "./compile-retry.ts";
 import { compileHeaderOps } from "./compile-headers.ts";
+import { compileRouteFilterConfigs, mergeRouteFilterConfigs, NO_ROUTE_FILTERS, type RouteFilterConfigs } from "../http/filters/http-filters.ts";
 
 type Pred = (input: MatchInput) => boolean;
 
@@ -159,7 +160,7 @@ function compileAction(r: Route, match: PathMatch, field: string, vhostRetry: Co
   };
 }
 
-export function compileRoute(r: Route, field: string, vhostRetry: CompiledRetryPolicy | undefined): CompiledRoute {
+export function compileRoute(r: Route, field: string, vhostRetry: CompiledRetryPolicy | undefined, vhostFilters: RouteFilterConfigs = NO_ROUTE_FILTERS): CompiledRoute {
   if (!r || typeof r !== "object") throw new ConfigInvalid(field, "route must be an object");
   const match = compileMatch(r.match, `${field}.match`);
   return {
@@ -168,5 +169,6 @@ export function compileRoute(r: Route, field: string, vhostRetry: CompiledRetryP
     action: compileAction(r, match, field, vhostRetry),
     requestHeaders: compileHeaderOps(r.request_headers_to_add, r.request_headers_to_remove, `${field}.request_headers`),
     responseHeaders: compileHeaderOps(r.response_headers_to_add, r.response_headers_to_remove, `${field}.response_headers`),
+    filters: mergeRouteFilterConfigs(compileRouteFilterConfigs(r.typed_per_filter_config, `${field}.typed_per_filter_config`), vhostFilters),
   };
 }
