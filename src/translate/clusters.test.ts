@@ -59,8 +59,9 @@ test("DestinationRule policy: timeouts, breakers, outlier detection, subset over
     max_connections: { value: 100 }, max_pending_requests: { value: 5 }, max_requests: { value: UNLIMITED }, max_retries: { value: 3 },
   });
   assert.deepEqual(base.outlier_detection, {
-    consecutive_5xx: { value: 5 }, interval: { seconds: 10 }, base_ejection_time: { seconds: 30 }, max_ejection_percent: { value: 50 },
+    consecutive_5xx: { value: 5 }, enforcing_consecutive_5xx: { value: 100 }, interval: { seconds: 10 }, base_ejection_time: { seconds: 30 }, max_ejection_percent: { value: 50 },
   });
+  assert.deepEqual(base.common_lb_config, { healthy_panic_threshold: { value: 0 } }, "Istio turns panic mode off");
   assert.equal(base.metadata?.filter_metadata?.istio.fields?.config.string_value, "/apis/networking.istio.io/v1/namespaces/default/destination-rule/reviews");
   const v2 = cs.find((x) => x.name === "outbound|9080|v2|reviews.default.svc.cluster.local")!;
   assert.equal(v2.lb_policy, "RANDOM");

@@ -84,9 +84,16 @@ function applyOutlierDetection(c: Cluster, od: Obj | undefined): void {
   if (!od) return;
   const out: NonNullable<Cluster["outlier_detection"]> = {};
   const c5xx = num(od.consecutive5xxErrors) ?? num(od.consecutiveErrors);
-  if (c5xx !== undefined) out.consecutive_5xx = { value: c5xx };
+  // As Istio: a threshold that is set is also enforced (100 %), unless it is 0 (off).
+  if (c5xx !== undefined) {
+    out.consecutive_5xx = { value: c5xx };
+    out.enforcing_consecutive_5xx = { value: c5xx > 0 ? 100 : 0 };
+  }
   const gw = num(od.consecutiveGatewayErrors);
-  if (gw !== undefined) out.consecutive_gateway_failure = { value: gw };
+  if (gw !== undefined) {
+    out.consecutive_gateway_failure = { value: gw };
+    out.enforcing_consecutive_gateway_failure = { value: gw > 0 ? 100 : 0 };
+  }
   const interval = toDuration(od.interval);
   if (interval) out.interval = interval;
   const base = toDuration(od.baseEjectionTime);
@@ -94,6 +101,8 @@ function applyOutlierDetection(c: Cluster, od: Obj | undefined): void {
   const maxPct = num(od.maxEjectionPercent);
   if (maxPct !== undefined) out.max_ejection_percent = { value: maxPct };
   c.outlier_detection = out;
+  // Istio turns Envoy's panic mode off (0 %) unless minHealthPercent asks for it.
+  c.common_lb_config = { healthy_panic_threshold: { value: num(od.minHealthPercent) ?? 0 } };
 }
 
 function applyPolicy(c: Cluster, p: TrafficPolicy): void {

@@ -87,6 +87,8 @@ export interface VirtualHost {
   domains: string[];
   routes: Route[];
   retry_policy?: RetryPolicy;
+  /** Per-filter config keyed by HTTP filter name (e.g. "envoy.filters.http.fault"). */
+  typed_per_filter_config?: Record<string, { "@type": string } & Record<string, unknown>>;
 }
 export interface StringMatcher {
   exact?: string;
@@ -147,6 +149,8 @@ export interface Route {
   /** Envoy's route metadata; Mizzen puts the deciding Istio object under filter_metadata.istio.config. */
   metadata?: Metadata;
   decorator?: { operation: string };
+  /** Per-filter config keyed by HTTP filter name: HTTPFault, CorsPolicy. */
+  typed_per_filter_config?: Record<string, { "@type": string } & Record<string, unknown>>;
 }
 
 // ---- Cluster (CDS) ----
@@ -166,7 +170,12 @@ export interface Cluster {
     interval?: Duration;
     base_ejection_time?: Duration;
     max_ejection_percent?: UInt32Value;
+    enforcing_consecutive_5xx?: UInt32Value;
+    enforcing_consecutive_gateway_failure?: UInt32Value;
+    max_ejection_time?: Duration;
   };
+  /** Panic threshold: below this healthy percentage Envoy ignores health; Istio sets minHealthPercent. */
+  common_lb_config?: { healthy_panic_threshold?: { value: number } };
   metadata?: Metadata;
   alt_stat_name?: string;
 }

@@ -7,7 +7,7 @@ import type { ClusterRuntimes } from "../upstream/cluster-runtime.ts";
 import type { ListenerManager } from "../listen/listener-manager.ts";
 import type { ProxyStats } from "../stats.ts";
 import { configDump } from "./config-dump.ts";
-import { clustersJson, clustersText } from "./clusters-view.ts";
+import { clusterCounters, clustersJson, clustersText } from "./clusters-view.ts";
 
 export interface AdminDeps {
   state: ProxyState;
@@ -41,6 +41,8 @@ export function statsText(d: AdminDeps): string {
     lines.set(`cluster.${c}.upstream_rq_total`, rt?.rqTotal ?? 0);
     lines.set(`cluster.${c}.upstream_rq_retry`, rt?.rqRetry ?? 0);
     lines.set(`cluster.${c}.upstream_rq_active`, rt?.inflight ?? 0);
+    lines.set(`cluster.${c}.upstream_rq_pending_active`, rt?.pending ?? 0);
+    for (const [k, v] of clusterCounters(rt)) lines.set(`cluster.${c}.${k}`, v);
   }
   return [...lines.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, v]) => `${k}: ${v}`).join("\n") + "\n";
 }

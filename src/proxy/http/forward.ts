@@ -6,7 +6,6 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:
 import type { CompiledCluster, CompiledRoute, EndpointAddress, MatchInput, RouteForward } from "../state/types.ts";
 import type { ClusterRuntime } from "../upstream/cluster-runtime.ts";
 import { Attempt, type AttemptFailure } from "../upstream/attempt.ts";
-import { pickRoundRobin } from "../upstream/round-robin.ts";
 import { backoffMs, retryOnFailure, retryOnResponse } from "../upstream/retry-decision.ts";
 import { endToEndHeaders } from "./proxy-headers.ts";
 import { applyHeaderOps } from "../state/compile-headers.ts";
@@ -29,6 +28,8 @@ export interface ForwardInput {
   runtime: ClusterRuntime;
   /** Upstream request headers, already end-to-end only, with forwarding headers set. */
   headers: OutgoingHttpHeaders;
+  /** Set on the upstream's response by the CORS filter (an allowed Origin); undefined when none. */
+  corsHeaders?: Record<string, string>;
 }
 
 function hasBody(req: IncomingMessage): boolean {
@@ -59,6 +60,9 @@ export class ForwardExchange {
   private backoffTimer: NodeJS.Timeout | undefined;
   private upstreamRes: IncomingMessage | undefined;
   private finished = false;
+  /** A retry holds one of the cluster's max_retries slots until its try ends. */
+  private retrying = false;
+  private releaseTry: (() => void) | undefined;
 
   constructor(f: ForwardInput) {
     this.f = f;
@@ -68,7 +72,12 @@ export class ForwardExchange {
   }
 
   start(): void {
-    const { req, res, action, runtime } = this.f;
+    const { req, res, action, runtime, cluster } = this.f;
+    if (!runtime.admitRequest(cluster)) {
+      this.finished = true;
+      sendLocalReply(res, this.f.log, REPLY.overflow);
+      return;
+    }
     runtime.begin();
     res.once("close", () => this.onDownstreamClose());
     if (action.timeoutMs > 0) this.routeTimer = setTimeout(() => this.onRouteTimeout(), action.timeoutMs);
@@ -112,9 +121,14 @@ export class ForwardExchange {
     const retry = action.retry;
     const ep = cluster.type === "ORIGINAL_DST"
       ? originalDestination(this.f.input.authority)
-      : pickRoundRobin(cluster.healthyEndpoints, runtime, retry?.avoidPreviousHosts ? this.tried : undefined);
+      : runtime.pick(cluster, retry?.avoidPreviousHosts ? this.tried : undefined);
     if (!ep) {
       this.fail(REPLY.noHealthyUpstream);
+      return;
+    }
+    const admit = runtime.admitTry(cluster, ep);
+    if (!admit.ok) {
+      this.fail(REPLY.overflow);
       return;
     }
     this.tries++;
@@ -123,18 +137,28 @@ export class ForwardExchange {
     const host = runtime.host(ep.key);
     host.rqTotal++;
     host.rqActive++;
+    // Once per try, whichever way it ends (answer, failure, timeout or abort).
+    let active = true;
+    const release = (): void => {
+      if (active) host.rqActive--;
+      active = false;
+    };
+    this.releaseTry = release;
     this.attemptStart = Date.now();
     const attempt = new Attempt(
-      { endpoint: ep, method: this.f.req.method ?? "GET", path: this.path, headers: this.f.headers, agent: runtime.agent, connectTimeoutMs: cluster.connectTimeoutMs, body: this.body },
+      { endpoint: ep, method: this.f.req.method ?? "GET", path: this.path, headers: this.f.headers, agent: runtime.agent, connectTimeoutMs: cluster.connectTimeoutMs, body: this.body,
+        maxRequestsPerConnection: cluster.maxRequestsPerConnection, onWaitEnd: admit.waiting ? () => runtime.endWait() : undefined },
       {
         onResponse: (r) => {
-          host.rqActive--;
+          release();
+          runtime.outlier?.reportStatus(ep.key, r.statusCode ?? 502);
           this.onResponse(attempt, r);
         },
         onFailure: (kind, detail) => {
-          host.rqActive--;
+          release();
           host.rqError++;
           if (kind === "connect-failure") host.cxConnectFail++;
+          runtime.outlier?.reportLocalFailure(ep.key);
           this.onFailure(kind, detail);
         },
       },
@@ -142,8 +166,9 @@ export class ForwardExchange {
     this.attempt = attempt;
     if (retry && retry.perTryTimeoutMs > 0) {
       this.tryTimer = setTimeout(() => {
-        host.rqActive--;
+        release();
         host.rqTimeout++;
+        runtime.outlier?.reportLocalFailure(ep.key);
         this.onPerTryTimeout();
       }, retry.perTryTimeoutMs);
     }
@@ -151,10 +176,19 @@ export class ForwardExchange {
 
   private canRetry(): boolean {
     const r = this.f.action.retry;
-    return r !== undefined && this.replayable && this.tries <= r.numRetries && !this.finished;
+    // Checked last: admitRetry takes a max_retries slot when it says yes.
+    return r !== undefined && this.replayable && this.tries <= r.numRetries && !this.finished && this.f.runtime.admitRetry(this.f.cluster);
+  }
+
+  /** The retry's try has ended: give its max_retries slot back. */
+  private endRetry(): void {
+    if (!this.retrying) return;
+    this.retrying = false;
+    this.f.runtime.retriesActive--;
   }
 
   private scheduleRetry(): void {
+    this.retrying = true;
     this.f.stats.inc(STAT.rqRetry);
     this.f.runtime.rqRetry++;
     this.backoffTimer = setTimeout(() => this.tryOnce(), backoffMs(this.tries));
@@ -163,6 +197,7 @@ export class ForwardExchange {
   private onFailure(kind: AttemptFailure, detail: string): void {
     clearTimeout(this.tryTimer);
     this.attempt = undefined;
+    this.endRetry();
     const retry = this.f.action.retry;
     if (retry && retryOnFailure(retry, kind) && this.canRetry()) {
       this.scheduleRetry();
@@ -174,8 +209,10 @@ export class ForwardExchange {
   }
 
   private onPerTryTimeout(): void {
+    this.releaseTry?.();
     this.attempt?.abort();
     this.attempt = undefined;
+    this.endRetry();
     const retry = this.f.action.retry!;
     if (retryOnFailure(retry, "timeout") && this.canRetry()) {
       this.scheduleRetry();
@@ -185,6 +222,9 @@ export class ForwardExchange {
   }
 
   private onRouteTimeout(): void {
+    // A try still waiting for its answer counts against its host, as a timeout.
+    if (this.attempt) this.f.runtime.outlier?.reportLocalFailure(this.attempt.endpoint.key);
+    this.releaseTry?.();
     this.attempt?.abort();
     this.attempt = undefined;
     this.fail(REPLY.timeout);
@@ -193,6 +233,7 @@ export class ForwardExchange {
   private onResponse(attempt: Attempt, r: IncomingMessage): void {
     clearTimeout(this.tryTimer);
     this.attempt = undefined;
+    this.endRetry();
     const retry = this.f.action.retry;
     if (retry && retryOnResponse(retry, r)) {
       if (this.canRetry()) {
@@ -220,6 +261,7 @@ export class ForwardExchange {
     const serviceTime = String(Date.now() - this.attemptStart);
     headers["x-envoy-upstream-service-time"] = serviceTime;
     applyHeaderOps(route.responseHeaders, headers);
+    if (this.f.corsHeaders) Object.assign(headers, this.f.corsHeaders);
     log.status = status;
     log.details = "via_upstream";
     log.upstreamServiceTime = serviceTime;
@@ -252,6 +294,7 @@ export class ForwardExchange {
     clearTimeout(this.routeTimer);
     clearTimeout(this.tryTimer);
     clearTimeout(this.backoffTimer);
+    this.endRetry();
     this.f.runtime.end();
   }
 
@@ -259,6 +302,7 @@ export class ForwardExchange {
     if (this.f.res.writableFinished || this.f.log.endedByProxy) return;
     this.f.log.addFlag("DC");
     this.f.log.details = "downstream_remote_disconnect";
+    this.releaseTry?.();
     this.attempt?.abort();
     this.attempt = undefined;
     this.upstreamRes?.destroy();

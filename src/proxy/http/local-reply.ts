@@ -11,6 +11,7 @@ export const REPLY = {
   noCluster: { status: 503, flag: "NC", details: "cluster_not_found", body: "no cluster" },
   noHealthyUpstream: { status: 503, flag: "UH", details: "no_healthy_upstream", body: "no healthy upstream" },
   connectFailure: { status: 503, flag: "UF", details: "upstream_reset_before_response_started{connection_failure}", body: "upstream connect error or disconnect/reset before headers. reset reason: connection failure" },
+  overflow: { status: 503, flag: "UO", details: "upstream_reset_before_response_started{overflow}", body: "upstream connect error or disconnect/reset before headers. reset reason: overflow" },
   upstreamReset: { status: 503, flag: "UC", details: "upstream_reset_before_response_started{connection_termination}", body: "upstream connect error or disconnect/reset before headers. reset reason: connection termination" },
   timeout: { status: 504, flag: "UT", details: "upstream_response_timeout", body: "upstream request timeout" },
   perTryTimeout: { status: 504, flag: "UT", details: "upstream_per_try_timeout", body: "upstream request timeout" },

@@ -1,10 +1,15 @@
 // Cluster and ClusterLoadAssignment -> CompiledCluster / endpoint lists.
 import type { Cluster, ClusterLoadAssignment } from "../../xds/envoy-types.ts";
-import type { CompiledCluster, EndpointAddress } from "./types.ts";
+import type { CircuitBreakerLimits, CompiledCluster, EndpointAddress, LbPolicy, OutlierDetectionConfig } from "./types.ts";
 import { ConfigInvalid, durationMs } from "./string-match.ts";
 
 const TYPES = new Set(["STATIC", "STRICT_DNS", "LOGICAL_DNS", "EDS", "ORIGINAL_DST"]);
 const UNHEALTHY = new Set(["UNHEALTHY", "DRAINING", "TIMEOUT"]);
+/** Thresholds at or above this are "unlimited" (Istio's default is 2^32-1). */
+const UNLIMITED = 4294967295;
+/** Envoy's defaults for a threshold the cluster leaves out. */
+const ENVOY_DEFAULT_LIMITS = { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 };
+const LB_POLICIES = new Set(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM"]);
 /** Envoy's default connect_timeout. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
@@ -18,17 +23,82 @@ export function compileEndpoints(cla: ClusterLoadAssignment, field: string): End
       const port = Number(sa.port_value);
       if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new ConfigInvalid(`${f}.port_value`, `${String(sa.port_value)} is not a port`);
       const status = ep.health_status ?? "UNKNOWN";
+      const weight = ep.load_balancing_weight?.value ?? 1;
+      if (!Number.isInteger(weight) || weight < 1) throw new ConfigInvalid(`${field}.endpoints[${i}].lb_endpoints[${j}].load_balancing_weight`, `weight ${String(weight)} must be a whole number of at least 1`);
       out.push({
         host: sa.address,
         port,
         key: sa.address.includes(":") ? `[${sa.address}]:${port}` : `${sa.address}:${port}`,
         healthy: !UNHEALTHY.has(status),
         healthStatus: status,
-        weight: ep.load_balancing_weight?.value ?? 1,
+        weight,
       });
     });
   });
   return out;
+}
+
+function compileLbPolicy(c: Cluster, field: string): LbPolicy {
+  const p = c.lb_policy ?? "ROUND_ROBIN";
+  if (LB_POLICIES.has(p)) return p as LbPolicy;
+  // ORIGINAL_DST clusters pick the host from the request; the policy is never consulted.
+  if (p === "CLUSTER_PROVIDED") return "ROUND_ROBIN";
+  throw new ConfigInvalid(`${field}.lb_policy`, `load balancing policy ${String(p)} is not supported; use ROUND_ROBIN, LEAST_REQUEST or RANDOM`);
+}
+
+function limit(v: { value?: number } | undefined, fallback: number, f: string): number {
+  if (v === undefined || v.value === undefined) return fallback;
+  const n = Number(v.value);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigInvalid(f, `${String(v.value)} is not a whole number`);
+  return n >= UNLIMITED ? Infinity : n;
+}
+
+/** The DEFAULT-priority thresholds; undefined when all four are unlimited. */
+export function compileCircuitBreakers(c: Cluster, field: string): CircuitBreakerLimits | undefined {
+  const thresholds = c.circuit_breakers?.thresholds ?? [];
+  const i = thresholds.findIndex((t) => (t?.priority ?? "DEFAULT") === "DEFAULT");
+  const t = i >= 0 ? thresholds[i] : undefined;
+  const f = `${field}.circuit_breakers.thresholds[${i}]`;
+  const d = ENVOY_DEFAULT_LIMITS;
+  const out: CircuitBreakerLimits = {
+    maxConnections: limit(t?.max_connections, d.maxConnections, `${f}.max_connections`),
+    maxPendingRequests: limit(t?.max_pending_requests, d.maxPendingRequests, `${f}.max_pending_requests`),
+    maxRequests: limit(t?.max_requests, d.maxRequests, `${f}.max_requests`),
+    maxRetries: limit(t?.max_retries, d.maxRetries, `${f}.max_retries`),
+  };
+  const unlimited = out.maxConnections === Infinity && out.maxPendingRequests === Infinity && out.maxRequests === Infinity && out.maxRetries === Infinity;
+  return unlimited ? undefined : out;
+}
+
+/**
+ * Consecutive-error outlier detection with Envoy's defaults (5 errors, 10 s sweeps, 30 s base
+ * ejection capped at 300 s, 10 %). Envoy enforces gateway-failure ejection only when
+ * enforcing_consecutive_gateway_failure says so; Istio always sets it to 100 when the
+ * threshold is given, so an explicit threshold is enforced here unless enforcing says 0.
+ */
+export function compileOutlierDetection(c: Cluster, field: string): OutlierDetectionConfig | undefined {
+  const od = c.outlier_detection as (Cluster["outlier_detection"] & Record<string, { value?: number } | undefined>) | undefined;
+  if (!od) return undefined;
+  const f = `${field}.outlier_detection`;
+  const pct = (v: { value?: number } | undefined, fallback: number, name: string) => {
+    const n = limit(v, fallback, `${f}.${name}`);
+    if (n > 100) throw new ConfigInvalid(`${f}.${name}`, `${n} is not a percentage (0-100)`);
+    return n;
+  };
+  const enforce5xx = pct(od.enforcing_consecutive_5xx, 100, "enforcing_consecutive_5xx");
+  const gwGiven = od.consecutive_gateway_failure?.value !== undefined;
+  const enforceGw = pct(od.enforcing_consecutive_gateway_failure, gwGiven ? 100 : 0, "enforcing_consecutive_gateway_failure");
+  const cfg = {
+    consecutive5xx: enforce5xx > 0 ? limit(od.consecutive_5xx, 5, `${f}.consecutive_5xx`) : 0,
+    consecutiveGatewayFailure: enforceGw > 0 ? limit(od.consecutive_gateway_failure, 5, `${f}.consecutive_gateway_failure`) : 0,
+    intervalMs: durationMs(od.interval, `${f}.interval`) ?? 10_000,
+    baseEjectionMs: durationMs(od.base_ejection_time, `${f}.base_ejection_time`) ?? 30_000,
+    maxEjectionMs: durationMs(od.max_ejection_time as { seconds?: number } | undefined, `${f}.max_ejection_time`) ?? 300_000,
+    maxEjectionPercent: pct(od.max_ejection_percent, 10, "max_ejection_percent"),
+  };
+  if (cfg.intervalMs <= 0) throw new ConfigInvalid(`${f}.interval`, "the sweep interval must be longer than 0");
+  for (const k of ["consecutive5xx", "consecutiveGatewayFailure"] as const) if (cfg[k] === Infinity) cfg[k] = 0;
+  return { ...cfg, key: JSON.stringify(cfg) };
 }
 
 export function compileCluster(c: Cluster): CompiledCluster {
@@ -46,6 +116,10 @@ export function compileCluster(c: Cluster): CompiledCluster {
     endpoints,
     healthyEndpoints: endpoints.filter((e) => e.healthy),
     maxRequestsPerConnection: c.common_http_protocol_options?.max_requests_per_connection?.value ?? 0,
+    lbPolicy: compileLbPolicy(c, field),
+    circuitBreakers: compileCircuitBreakers(c, field),
+    outlierDetection: compileOutlierDetection(c, field),
+    idleTimeoutMs: durationMs(c.common_http_protocol_options?.idle_timeout, `${field}.common_http_protocol_options.idle_timeout`) ?? 0,
   };
 }
 

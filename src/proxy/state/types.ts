@@ -2,6 +2,7 @@
 // compile-*.ts files, assembled by snapshot.ts, read by listen/, http/ and upstream/.
 import type { IncomingHttpHeaders } from "node:http";
 import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from "../../xds/envoy-types.ts";
+import type { HcmFilters, RouteFilterConfigs } from "../http/filters/http-filters.ts";
 
 /** What route matching looks at, computed once per request. */
 export interface MatchInput {
@@ -71,6 +72,8 @@ export interface CompiledRoute {
   action: RouteAction;
   requestHeaders: HeaderOps | undefined;
   responseHeaders: HeaderOps | undefined;
+  /** Fault and CORS per-route configs (typed_per_filter_config, over the virtual host's). */
+  filters: RouteFilterConfigs;
 }
 
 export interface CompiledVirtualHost { name: string; routes: CompiledRoute[] }
@@ -97,6 +100,8 @@ export interface CompiledHcm {
   /** 0 = none. */
   requestTimeoutMs: number;
   idleTimeoutMs: number;
+  /** Which of the fault and CORS filters run on this connection manager. */
+  filters: HcmFilters;
 }
 
 export interface CompiledFilterChain {
@@ -136,7 +141,36 @@ export interface CompiledCluster {
   /** Static/DNS clusters: from load_assignment; EDS: filled at snapshot assembly. */
   endpoints: EndpointAddress[];
   healthyEndpoints: EndpointAddress[];
+  /** 0 = no limit. */
   maxRequestsPerConnection: number;
+  lbPolicy: LbPolicy;
+  /** undefined when every threshold is unlimited (Istio's default): nothing is checked per request. */
+  circuitBreakers: CircuitBreakerLimits | undefined;
+  outlierDetection: OutlierDetectionConfig | undefined;
+  /** Upstream connections idle this long are closed; 0 = keep the pool's default. */
+  idleTimeoutMs: number;
+}
+
+export type LbPolicy = "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM";
+
+/** Circuit breaker thresholds of the DEFAULT priority; Infinity = unlimited. */
+export interface CircuitBreakerLimits {
+  maxConnections: number;
+  maxPendingRequests: number;
+  maxRequests: number;
+  maxRetries: number;
+}
+
+/** Consecutive-error outlier detection; a threshold of 0 turns that detector off. */
+export interface OutlierDetectionConfig {
+  consecutive5xx: number;
+  consecutiveGatewayFailure: number;
+  intervalMs: number;
+  baseEjectionMs: number;
+  maxEjectionMs: number;
+  maxEjectionPercent: number;
+  /** Equal configs give equal keys: a runtime keeps its host state while the key stays. */
+  key: string;
 }
 
 export interface Received<T> { name: string; resource: T; version: string; lastUpdated: Date }

@@ -22,7 +22,14 @@ export interface AttemptRequest {
   connectTimeoutMs: number;
   /** Buffered body (replayable), a stream (single use), or undefined for none. */
   body: Buffer | Readable | undefined;
+  /** Close a connection after this many requests (0 = never). */
+  maxRequestsPerConnection?: number;
+  /** Called once when the try stops waiting for a connection (ready, failed or aborted). */
+  onWaitEnd?: () => void;
 }
+
+/** Requests each pooled connection has carried (for max_requests_per_connection). */
+const requestsOnSocket = new WeakMap<object, number>();
 
 export class Attempt {
   readonly endpoint: EndpointAddress;
@@ -31,20 +38,31 @@ export class Attempt {
   private connected = false;
   private connectTimer: NodeJS.Timeout | undefined;
   private readonly stream: Readable | undefined;
+  private waitEnd: (() => void) | undefined;
 
   constructor(r: AttemptRequest, h: AttemptHandlers) {
     this.endpoint = r.endpoint;
     const req = http.request({ host: r.endpoint.host, port: r.endpoint.port, method: r.method, path: r.path, headers: r.headers, agent: r.agent, setHost: false });
     this.req = req;
+    this.waitEnd = r.onWaitEnd;
     req.on("socket", (s) => {
+      const max = r.maxRequestsPerConnection ?? 0;
+      if (max > 0) {
+        const n = (requestsOnSocket.get(s) ?? 0) + 1;
+        requestsOnSocket.set(s, n);
+        // The connection is closed instead of going back to the pool after this response.
+        if (n >= max) req.shouldKeepAlive = false;
+      }
       if (!s.connecting) {
         this.connected = true; // reused keep-alive connection
+        this.endWait();
         return;
       }
       this.connectTimer = setTimeout(() => s.destroy(Object.assign(new Error("connect timeout"), { code: "ETIMEDOUT" })), r.connectTimeoutMs);
       s.once("connect", () => {
         this.connected = true;
         clearTimeout(this.connectTimer);
+        this.endWait();
       });
       s.once("close", () => clearTimeout(this.connectTimer));
     });
@@ -61,6 +79,7 @@ export class Attempt {
       this.settled = true;
       clearTimeout(this.connectTimer);
       this.unpipe();
+      this.endWait();
       h.onFailure(this.connected ? "reset" : "connect-failure", err.code ?? err.message);
     });
     if (r.body === undefined) req.end();
@@ -74,9 +93,16 @@ export class Attempt {
   /** Stops this try; no handler is called afterwards. */
   abort(): void {
     this.settled = true;
+    this.endWait();
     clearTimeout(this.connectTimer);
     this.unpipe();
     this.req.destroy();
+  }
+
+  private endWait(): void {
+    const f = this.waitEnd;
+    this.waitEnd = undefined;
+    f?.();
   }
 
   private unpipe(): void {

@@ -1,8 +1,12 @@
 // Per-cluster runtime objects that outlive snapshots: the keep-alive connection pool (an
-// http.Agent), the round-robin cursor, and per-host counters. Kept by cluster name and reused
-// while new snapshots keep the cluster; a removed cluster's pool is closed once idle.
+// http.Agent), the load balancer, circuit-breaker counters, outlier detection and per-host
+// counters. Kept by cluster name and reused while new snapshots keep the cluster; a removed
+// cluster's pool is closed once idle and its outlier timer stopped.
 import http from "node:http";
-import type { Snapshot } from "../state/types.ts";
+import type { CompiledCluster, EndpointAddress, LbPolicy, Snapshot } from "../state/types.ts";
+import { sameEndpoints, type Balancer } from "./balancer.ts";
+import { createBalancer } from "./load-balancer.ts";
+import { OutlierDetector } from "./outlier-detector.ts";
 
 export class HostStats {
   rqTotal = 0;
@@ -13,16 +17,39 @@ export class HostStats {
   cxConnectFail = 0;
 }
 
+/** Cluster-level overflow counters (Envoy's names). */
+export class ClusterOverflow {
+  /** Requests refused by max_pending_requests or max_requests. */
+  rqPendingOverflow = 0;
+  /** Times a new connection was needed but max_connections was reached. */
+  cxOverflow = 0;
+  /** Retries not made because of max_retries. */
+  rqRetryOverflow = 0;
+}
+
 export class ClusterRuntime {
   readonly name: string;
   readonly agent: http.Agent;
-  /** Round-robin cursor. */
-  cursor = 0;
   inflight = 0;
   removed = false;
   rqTotal = 0;
   rqRetry = 0;
+  /** Tries waiting for a connection (connecting, or queued behind max_connections). */
+  pending = 0;
+  /** Retries scheduled or in flight. */
+  retriesActive = 0;
+  readonly overflow = new ClusterOverflow();
   readonly hosts = new Map<string, HostStats>();
+  outlier: OutlierDetector | undefined;
+  /** The compiled cluster the pool, balancer and detector were last set up for. */
+  private cluster: CompiledCluster | undefined;
+  private balancer: Balancer | undefined;
+  private balancerList: readonly EndpointAddress[] = [];
+  private balancerPolicy: LbPolicy | undefined;
+  /** The healthy list minus ejected hosts, for (source list, ejection epoch). */
+  private available: { from: readonly EndpointAddress[]; epoch: number; list: readonly EndpointAddress[] } | undefined;
+  private readonly poolNames = new Map<string, string>();
+  private readonly activeOf = (key: string): number => this.hosts.get(key)?.rqActive ?? 0;
 
   constructor(name: string, bindAddress?: string) {
     this.name = name;
@@ -48,6 +75,125 @@ export class ClusterRuntime {
     return n;
   }
 
+  /** Follows the cluster of the snapshot a request runs on; cheap when nothing changed. */
+  configure(c: CompiledCluster): void {
+    if (this.cluster === c) return;
+    const prev = this.cluster;
+    this.cluster = c;
+    this.agent.maxTotalSockets = c.circuitBreakers?.maxConnections ?? Infinity;
+    // The agent closes pooled sockets idle this long (its timeout only acts on free sockets).
+    (this.agent as http.Agent & { options: { timeout?: number } }).options.timeout = c.idleTimeoutMs > 0 ? c.idleTimeoutMs : undefined;
+    const od = c.outlierDetection;
+    const fresh = od !== undefined && this.outlier === undefined;
+    if (!od) {
+      this.outlier?.stop();
+      this.outlier = undefined;
+    } else if (!this.outlier) {
+      this.outlier = new OutlierDetector(od);
+    } else if (this.outlier.key !== od.key) {
+      this.outlier.reconfigure(od);
+    }
+    if (this.outlier && (fresh || !prev || prev.endpoints !== c.endpoints)) this.outlier.setHosts(c.endpoints.map((e) => e.key));
+  }
+
+  /** The endpoint for the next try: healthy, not ejected, chosen by the cluster's policy. */
+  pick(c: CompiledCluster, avoid: readonly EndpointAddress[] | undefined): EndpointAddress | undefined {
+    this.configure(c);
+    const list = this.outlier?.ejectedCount ? this.usable(c.healthyEndpoints, this.outlier) : c.healthyEndpoints;
+    return this.balancerFor(list, c.lbPolicy).pick(avoid);
+  }
+
+  private usable(from: readonly EndpointAddress[], od: OutlierDetector): readonly EndpointAddress[] {
+    const a = this.available;
+    if (a && a.from === from && a.epoch === od.epoch) return a.list;
+    const list = from.filter((e) => !od.isEjected(e.key));
+    this.available = { from, epoch: od.epoch, list };
+    return list;
+  }
+
+  private balancerFor(list: readonly EndpointAddress[], policy: LbPolicy): Balancer {
+    if (this.balancer && (list === this.balancerList || sameEndpoints(list, this.balancerList)) && policy === this.balancerPolicy) {
+      this.balancerList = list;
+      return this.balancer;
+    }
+    this.balancer = createBalancer(policy, list, this.activeOf);
+    this.balancerList = list;
+    this.balancerPolicy = policy;
+    return this.balancer;
+  }
+
+  /** The agent's pool name for an endpoint (cached; the agent keys sockets by it). */
+  private poolName(ep: EndpointAddress): string {
+    let n = this.poolNames.get(ep.key);
+    if (n === undefined) {
+      n = this.agent.getName({ host: ep.host, port: ep.port, localAddress: (this.agent as http.Agent & { options: { localAddress?: string } }).options.localAddress });
+      this.poolNames.set(ep.key, n);
+    }
+    return n;
+  }
+
+  /**
+   * Circuit breaking for one try. Returns true when the try may go ahead; then `waiting` says
+   * whether it counts as pending until its connection is ready (release with endWait()).
+   */
+  admitTry(c: CompiledCluster, ep: EndpointAddress): { ok: boolean; waiting: boolean } {
+    const cb = c.circuitBreakers;
+    if (!cb) return ADMIT_FREE;
+    const name = this.poolName(ep);
+    if ((this.agent.freeSockets[name]?.length ?? 0) > 0) return ADMIT_FREE;
+    if (this.pending >= cb.maxPendingRequests) {
+      this.overflow.rqPendingOverflow++;
+      return REFUSE;
+    }
+    if (cb.maxConnections !== Infinity && this.totalConnections() >= cb.maxConnections) {
+      this.overflow.cxOverflow++;
+      this.evictIdleElsewhere(name);
+    }
+    this.pending++;
+    return ADMIT_WAITING;
+  }
+
+  endWait(): void {
+    this.pending--;
+  }
+
+  /** Whether one more request may start (max_requests). */
+  admitRequest(c: CompiledCluster): boolean {
+    this.configure(c);
+    const cb = c.circuitBreakers;
+    if (!cb || this.inflight < cb.maxRequests) return true;
+    this.overflow.rqPendingOverflow++;
+    return false;
+  }
+
+  /** Whether one more retry may be scheduled (max_retries); counts it when so. */
+  admitRetry(c: CompiledCluster): boolean {
+    const cb = c.circuitBreakers;
+    if (cb && this.retriesActive >= cb.maxRetries) {
+      this.overflow.rqRetryOverflow++;
+      return false;
+    }
+    this.retriesActive++;
+    return true;
+  }
+
+  private totalConnections(): number {
+    let n = 0;
+    for (const list of Object.values(this.agent.sockets)) n += list?.length ?? 0;
+    for (const list of Object.values(this.agent.freeSockets)) n += list?.length ?? 0;
+    return n;
+  }
+
+  /** An idle connection to another host gives its slot up, so the waiting try is not stuck behind it. */
+  private evictIdleElsewhere(name: string): void {
+    for (const [k, list] of Object.entries(this.agent.freeSockets)) {
+      if (k !== name && list && list.length > 0) {
+        list[0].destroy();
+        return;
+      }
+    }
+  }
+
   begin(): void {
     this.inflight++;
     this.rqTotal++;
@@ -57,7 +203,18 @@ export class ClusterRuntime {
     this.inflight--;
     if (this.removed && this.inflight === 0) this.agent.destroy();
   }
+
+  /** The cluster left the configuration: stop timers; the pool closes once idle. */
+  retire(): void {
+    this.removed = true;
+    this.outlier?.stop();
+    if (this.inflight === 0) this.agent.destroy();
+  }
 }
+
+const ADMIT_FREE = { ok: true, waiting: false } as const;
+const ADMIT_WAITING = { ok: true, waiting: true } as const;
+const REFUSE = { ok: false, waiting: false } as const;
 
 export class ClusterRuntimes {
   private readonly byName = new Map<string, ClusterRuntime>();
@@ -78,18 +235,28 @@ export class ClusterRuntimes {
     return this.byName.get(name);
   }
 
-  /** Drops runtimes of clusters the snapshot no longer has; pools close when their last request ends. */
+  /**
+   * Drops runtimes of clusters the snapshot no longer has (pools close when their last request
+   * ends) and sets the others up for their new compiled cluster, so outlier timers follow the
+   * configuration even while no request arrives.
+   */
   sync(snap: Snapshot): void {
     for (const [name, rt] of this.byName) {
-      if (snap.clusters.has(name)) continue;
+      const c = snap.clusters.get(name);
+      if (c) {
+        rt.configure(c);
+        continue;
+      }
       this.byName.delete(name);
-      rt.removed = true;
-      if (rt.inflight === 0) rt.agent.destroy();
+      rt.retire();
     }
   }
 
   closeAll(): void {
-    for (const rt of this.byName.values()) rt.agent.destroy();
+    for (const rt of this.byName.values()) {
+      rt.outlier?.stop();
+      rt.agent.destroy();
+    }
     this.byName.clear();
   }
 }

@@ -1,0 +1,40 @@
+// What every load balancer is, and the small pieces they share.
+import type { EndpointAddress } from "../state/types.ts";
+
+export interface Balancer {
+  /** An endpoint, avoiding those in `avoid` when another one is available; undefined when the list is empty. */
+  pick(avoid: readonly EndpointAddress[] | undefined): EndpointAddress | undefined;
+}
+
+/** What a balancer may ask the runtime: requests in flight to a host (by endpoint key). */
+export type ActiveRequests = (key: string) => number;
+
+/** Same hosts with the same weights in the same order (a new snapshot with nothing changed). */
+export function sameEndpoints(a: readonly EndpointAddress[], b: readonly EndpointAddress[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i].key !== b[i].key || a[i].weight !== b[i].weight) return false;
+  return true;
+}
+
+export function allWeightsEqual(list: readonly EndpointAddress[]): boolean {
+  for (const ep of list) if (ep.weight !== list[0].weight) return false;
+  return true;
+}
+
+/** Whether `ep` was already tried (compared by key: the list may be rebuilt between tries). */
+export function isAvoided(ep: EndpointAddress, avoid: readonly EndpointAddress[] | undefined): boolean {
+  if (!avoid) return false;
+  for (const a of avoid) if (a.key === ep.key) return true;
+  return false;
+}
+
+/**
+ * Up to list-length picks to find a host not in `avoid` (Envoy's previous_hosts predicate);
+ * when every host was tried, the last pick is used anyway.
+ */
+export function pickAvoiding(n: number, next: () => EndpointAddress, avoid: readonly EndpointAddress[] | undefined): EndpointAddress | undefined {
+  if (n === 0) return undefined;
+  let ep = next();
+  for (let i = 1; i < n && isAvoided(ep, avoid); i++) ep = next();
+  return ep;
+}
