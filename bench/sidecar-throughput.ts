@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { startControl, type ControlPlane } from "../src/control/main.ts";
+import { sidecarNodeFlags } from "../src/run/stripped-modules.ts";
 import { answers, listening, startChild, statusViaProxy, stopAllChildren, waitFor, type BenchChild } from "./lib/children.ts";
 import { cpuSeconds, ioCounts, memoryKb, type MemoryKb } from "./lib/proc-stats.ts";
 import { errorCount, runWrk, type WrkOptions, type WrkResult } from "./lib/wrk.ts";
@@ -107,7 +108,7 @@ interface Mesh {
 }
 
 function sidecarArgs(xdsPort: number, pod: "server" | "client", profileDir?: string): string[] {
-  const node = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  const node = [...sidecarNodeFlags(), ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])];
   const common = ["--xds", `127.0.0.1:${xdsPort}`, "--admin-port", String(ADMIN_PORT), "--namespace", "default"];
   const who = pod === "server"
     ? ["--ip", SERVER_POD, "--name", "upstream-v1", "--labels", "app=upstream,version=v1", "--ports", `http:${APP_PORT}`, "--app-address", APP_HOST]

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { startControl } from "../control/main.ts";
 import { createLogger } from "../log/logger.ts";
 import { parseHostPort } from "./user-error.ts";
 import { runUntilSignal } from "./lifecycle.ts";
@@ -15,6 +14,8 @@ export function registerControl(program: Command): void {
     .option("--root-namespace <ns>", "the mesh's root namespace", "istio-system")
     .option("--parent-pid <pid>", "exit when this process exits (used by mizzen up)")
     .action(async (o: { config: string; xdsAddress: string; debugAddress: string; accessLog: boolean; rootNamespace: string; parentPid?: string }) => {
+      // Loaded here, not at the top: `mizzen proxy` must not pay for the control plane's modules.
+      const { startControl } = await import("../control/main.ts");
       const logger = createLogger({ name: "control" });
       const cp = await startControl({
         configDir: o.config,

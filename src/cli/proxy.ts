@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { startProxy } from "../proxy/main.ts";
 import { createLogger } from "../log/logger.ts";
 import type { ProxyNode } from "../xds/node.ts";
 import { parseHostPort, parseLabels, parsePorts, UserError } from "./user-error.ts";
@@ -55,6 +54,7 @@ export function registerProxy(program: Command): void {
       const logger = createLogger({ name: `proxy ${node.name}` });
       const admin = parseHostPort("--admin-port", `${node.ip}:${o.adminPort}`);
       parseHostPort("--xds", o.xds);
+      const { startProxy } = await import("../proxy/main.ts"); // loaded only by this subcommand
       const proxy = await startProxy({ xds: o.xds, node, adminAddress: admin, logger });
       runUntilSignal(`proxy ${node.name}`, proxy.close, o.parentPid ? Number(o.parentPid) : undefined);
     });

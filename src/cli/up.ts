@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { up, demo } from "../run/up.ts";
 import { parseHostPort, UserError } from "./user-error.ts";
 import { existsSync } from "node:fs";
 
@@ -36,12 +35,14 @@ export function registerUp(program: Command): void {
       .description("start the mesh a folder describes: control plane, and each workload with its own sidecar"),
   ).action(async (dir: string, o: UpFlags) => {
     if (!existsSync(dir)) throw new UserError(`folder ${dir} does not exist; pass a folder with Istio YAML and a workloads.yaml (see examples/bookinfo)`);
+    const { up } = await import("../run/up.ts"); // loaded only when used: see main.ts
     await runToEnd(up({ dir, ...upOptions(o) }));
   });
 
   withUpFlags(
     program.command("demo").description("start the Bookinfo demo mesh and print a short tour"),
   ).action(async (o: UpFlags) => {
+    const { demo } = await import("../run/up.ts");
     await runToEnd(demo(upOptions(o)));
   });
 }

@@ -1,18 +1,22 @@
-// Envoy's v3 protos, loaded once (lazily) with protobufjs from the .proto files shipped in
-// @grpc/grpc-js-xds, and the conversions between Mizzen's object form (see envoy-types.ts)
-// and google.protobuf.Any.
+// Envoy's v3 protos, loaded once (lazily) with protobufjs, and the conversions between
+// Mizzen's object form (see envoy-types.ts) and google.protobuf.Any.
 //
-// Cost, measured on this machine (Node 24, 2 cores; /tmp script timing envoyRoot() and one
-// encode+decode per xDS type): the first call parses 77 .proto files and resolves them in
-// 80-110 ms; the first encode/decode per type adds ~10 ms of codegen; heap grows by ~5.5 MB
-// (after GC). Later calls are free. Control plane and proxy each pay it once at start-up.
+// ROOT_FILES (the .proto files shipped in @grpc/grpc-js-xds) is the single source of truth.
+// At run time envoyRoot() loads envoy-descriptor.json instead: the same types, pruned to those
+// reachable from ROOT_FILES and without custom options, generated from ROOT_FILES by
+// `npx node scripts/envoy-descriptor.ts` (envoy-descriptor.test.ts fails when it is stale).
+// Measured (Node 24, 2 cores): parsing the .proto text (~80 files) takes 90-100 ms and leaves
+// the process ~20 MiB bigger; the JSON loads in 30-45 ms and ~12 MiB (bench/memory.ts has the
+// whole-sidecar numbers). If the list changes before the JSON is regenerated, envoyRoot()
+// warns once and parses the .proto files, so a new file works at once, only slower.
 import protobuf from "protobufjs";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { checkMessage } from "./proto-check.ts";
+import type { EnvoyDescriptor } from "./envoy-descriptor.ts";
 
-const ROOT_FILES = [
+export const ROOT_FILES: readonly string[] = [
   "envoy/service/discovery/v3/ads.proto",
   "envoy/service/discovery/v3/discovery.proto",
   "envoy/config/listener/v3/listener.proto",
@@ -21,6 +25,8 @@ const ROOT_FILES = [
   "envoy/config/endpoint/v3/endpoint.proto",
   "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
   "envoy/extensions/filters/http/router/v3/router.proto",
+  "envoy/extensions/filters/http/fault/v3/fault.proto",
+  "envoy/extensions/filters/http/cors/v3/cors.proto",
   "envoy/extensions/transport_sockets/tls/v3/secret.proto",
   "envoy/extensions/transport_sockets/tls/v3/tls.proto",
   "envoy/extensions/access_loggers/file/v3/file.proto",
@@ -64,9 +70,39 @@ message ListValue { repeated Value values = 1; }
 
 let loaded: protobuf.Root | undefined;
 
-/** The protobufjs root holding every Envoy type Mizzen uses. Parsed on first use only. */
+const DESCRIPTOR_URL = new URL("./envoy-descriptor.json", import.meta.url);
+
+/** The committed descriptor, when it was generated from exactly ROOT_FILES. */
+function committedDescriptor(): EnvoyDescriptor | undefined {
+  let descriptor: EnvoyDescriptor;
+  try {
+    descriptor = JSON.parse(readFileSync(DESCRIPTOR_URL, "utf8")) as EnvoyDescriptor;
+  } catch (err) {
+    process.emitWarning(`cannot read ${DESCRIPTOR_URL.pathname} (${(err as Error).message}); parsing the .proto files instead. Regenerate it: npx node scripts/envoy-descriptor.ts`);
+    return undefined;
+  }
+  const same = descriptor.files?.length === ROOT_FILES.length && ROOT_FILES.every((f, i) => descriptor.files[i] === f);
+  if (same) return descriptor;
+  process.emitWarning(`src/xds/envoy-descriptor.json was built from a different list than ROOT_FILES in src/xds/protos.ts; parsing the .proto files instead. Regenerate it: npx node scripts/envoy-descriptor.ts`);
+  return undefined;
+}
+
+/** The protobufjs root holding every Envoy type Mizzen uses. Loaded on first use only. */
 export function envoyRoot(): protobuf.Root {
   if (loaded) return loaded;
+  const descriptor = committedDescriptor();
+  if (descriptor) {
+    const root = protobuf.Root.fromJSON(descriptor.root);
+    root.resolveAll();
+    loaded = root;
+    return root;
+  }
+  loaded = parseEnvoyProtos();
+  return loaded;
+}
+
+/** Parses ROOT_FILES (and their imports) from the .proto text: the generator's input. */
+export function parseEnvoyProtos(): protobuf.Root {
   const dirs = includeDirs();
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => {
@@ -78,9 +114,8 @@ export function envoyRoot(): protobuf.Root {
   };
   protobuf.parse(STRUCT_PROTO, root, { keepCase: true });
   root.files.push("google/protobuf/struct.proto"); // marks it loaded: imports skip the bundled copy
-  root.loadSync(ROOT_FILES, { keepCase: true });
+  root.loadSync([...ROOT_FILES], { keepCase: true });
   root.resolveAll();
-  loaded = root;
   return root;
 }
 
