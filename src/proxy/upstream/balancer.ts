@@ -38,3 +38,31 @@ export function pickAvoiding(n: number, next: () => EndpointAddress, avoid: read
   for (let i = 1; i < n && isAvoided(ep, avoid); i++) ep = next();
   return ep;
 }
+
+/** Draws host indexes in proportion to their load_balancing_weight (uniform when all equal). */
+export class WeightedSampler {
+  private readonly size: number;
+  /** Cumulative weights; empty when all weights are equal. */
+  private readonly cumulative: number[];
+
+  constructor(list: readonly EndpointAddress[]) {
+    this.size = list.length;
+    let sum = 0;
+    this.cumulative = allWeightsEqual(list) ? [] : list.map((e) => (sum += e.weight));
+  }
+
+  /** An index into the list, by binary search over the cumulative weights. */
+  sample(): number {
+    const c = this.cumulative;
+    if (c.length === 0) return Math.floor(Math.random() * this.size);
+    const r = Math.random() * c[c.length - 1]!;
+    let lo = 0;
+    let hi = c.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (r < c[mid]!) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+}

@@ -3,18 +3,17 @@
 // so with two hosts the less busy one always wins. Unequal weights: hosts are sampled in
 // proportion to their weight, then compared by active requests per unit of weight.
 import type { EndpointAddress } from "../state/types.ts";
-import { allWeightsEqual, pickAvoiding, type ActiveRequests, type Balancer } from "./balancer.ts";
+import { pickAvoiding, WeightedSampler, type ActiveRequests, type Balancer } from "./balancer.ts";
 
 export class LeastRequestBalancer implements Balancer {
   private readonly list: readonly EndpointAddress[];
   private readonly active: ActiveRequests;
-  private readonly cumulative: number[];
+  private readonly sampler: WeightedSampler;
 
   constructor(list: readonly EndpointAddress[], active: ActiveRequests) {
     this.list = list;
     this.active = active;
-    let sum = 0;
-    this.cumulative = allWeightsEqual(list) ? [] : list.map((e) => (sum += e.weight));
+    this.sampler = new WeightedSampler(list);
   }
 
   pick(avoid: readonly EndpointAddress[] | undefined): EndpointAddress | undefined {
@@ -23,25 +22,16 @@ export class LeastRequestBalancer implements Balancer {
     return pickAvoiding(n, () => this.next(), avoid);
   }
 
-  private sample(): number {
-    const c = this.cumulative;
-    if (c.length === 0) return Math.floor(Math.random() * this.list.length);
-    const r = Math.random() * c[c.length - 1];
-    let i = 0;
-    while (r >= c[i]) i++;
-    return i;
-  }
-
   private load(i: number): number {
     const ep = this.list[i];
     return this.active(ep.key) / ep.weight;
   }
 
   private next(): EndpointAddress {
-    const a = this.sample();
-    let b = this.sample();
+    const a = this.sampler.sample();
+    let b = this.sampler.sample();
     // A second, different host (bounded: with skewed weights sampling may keep hitting a).
-    for (let k = 0; b === a && k < 8; k++) b = this.sample();
+    for (let k = 0; b === a && k < 8; k++) b = this.sampler.sample();
     if (b === a) b = (a + 1) % this.list.length;
     return this.list[this.load(b) < this.load(a) ? b : a];
   }
