@@ -9,6 +9,14 @@ import type { Issue } from "./schema.ts";
 import type { PathSegment } from "./yaml.ts";
 
 type Schema = Record<string, unknown>;
+
+/**
+ * Fields that Istio releases after the package's 1.18 schemas added and that Mizzen reads,
+ * keyed by a field that marks the object they belong to (HTTPRoute has mirrorPercentage).
+ */
+const LATER_FIELDS: Record<string, string[]> = {
+  mirrorPercentage: ["mirrors"], // Istio 1.22: several mirror destinations
+};
 const specSchemas = new WeakMap<SchemaModel, Schema | null>();
 
 function specSchemaOf(model: SchemaModel): Schema | null {
@@ -50,8 +58,10 @@ function walk(schema: Schema, value: unknown, path: PathSegment[], out: Issue[],
   }
   const known = Object.keys(props);
   if (known.length === 0) return; // a free-form map (e.g. a protobuf Struct)
+  const later = new Set(known.flatMap((k) => LATER_FIELDS[k] ?? []));
   for (const [k, v] of Object.entries(record)) {
     const sub = props[k];
+    if (later.has(k)) continue; // not in the old schema, so its contents are not walked
     if (!sub) {
       const guess = closest(k, known);
       out.push({

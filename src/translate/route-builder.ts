@@ -2,7 +2,7 @@
 // Shared by the sidecar's "http_proxy" route config and proxyless gRPC route configs.
 import type { ConfigObject } from "../api/types.ts";
 import type { Service } from "../registry/types.ts";
-import type { HeaderValueOption, Route, RouteAction, WeightedCluster } from "../xds/envoy-types.ts";
+import type { HeaderValueOption, RequestMirrorPolicy, Route, RouteAction, WeightedCluster } from "../xds/envoy-types.ts";
 import { arr, labelsMatch, num, obj, objs, str, strMap, strs, type Obj } from "../registry/read-spec.ts";
 import { findDestinationRule, subsetsOf } from "./destination-rules.ts";
 import { msToDuration, parseDurationMs } from "./duration.ts";
@@ -116,7 +116,45 @@ function routeAction(ctx: VirtualHostContext, vs: ConfigObject, i: number, rule:
   const uri = str(rewrite?.uri), authority = str(rewrite?.authority);
   if (uri !== undefined && uri !== "") action.prefix_rewrite = uri;
   if (authority) action.host_rewrite_literal = authority;
+  const mirrors = mirrorPolicies(ctx, vs, i, rule);
+  if (mirrors.length) action.request_mirror_policies = mirrors;
   return action;
+}
+
+type MirrorFraction = NonNullable<RequestMirrorPolicy["runtime_fraction"]>;
+const MIRROR_ALL: MirrorFraction = { default_value: { numerator: 100, denominator: "HUNDRED" } };
+
+/**
+ * Istio's mirror share: a `percentage` (0-100, a double) becomes parts per million; the
+ * deprecated integer `mirrorPercent` parts per hundred; neither means every request. An
+ * explicit 0 (or less) means no mirroring at all: undefined.
+ */
+function mirrorFraction(percentage: Obj | undefined, legacyPercent: unknown): MirrorFraction | undefined {
+  if (percentage) {
+    const value = num(percentage.value) ?? 0;
+    if (value <= 0) return undefined;
+    return { default_value: { numerator: Math.round(Math.min(100, value) * 10_000), denominator: "MILLION" } };
+  }
+  const legacy = num(legacyPercent) ?? num(obj(legacyPercent)?.value);
+  if (legacy !== undefined) return legacy > 0 ? { default_value: { numerator: Math.min(100, Math.floor(legacy)), denominator: "HUNDRED" } } : undefined;
+  return MIRROR_ALL;
+}
+
+/** `mirror` (+ `mirrorPercentage`) first, then each of `mirrors`, as Istio orders them. */
+function mirrorPolicies(ctx: VirtualHostContext, vs: ConfigObject, i: number, rule: Obj): RequestMirrorPolicy[] {
+  const out: RequestMirrorPolicy[] = [];
+  const add = (dest: Obj, field: string, fraction: MirrorFraction | undefined): void => {
+    if (!fraction) return;
+    const cluster = destinationCluster(ctx, vs, field, dest);
+    if (cluster) out.push({ cluster, runtime_fraction: fraction, trace_sampled: { value: false } });
+  };
+  const single = obj(rule.mirror);
+  if (single) add(single, `spec.http[${i}].mirror`, mirrorFraction(obj(rule.mirrorPercentage), rule.mirrorPercent));
+  objs(rule.mirrors).forEach((m, j) => {
+    const dest = obj(m.destination);
+    if (dest) add(dest, `spec.http[${i}].mirrors[${j}].destination`, mirrorFraction(obj(m.percentage), undefined));
+  });
+  return out;
 }
 
 /**
@@ -134,16 +172,21 @@ export function sourceLabelKeys(objects: readonly ConfigObject[]): Set<string> {
   return keys;
 }
 
-/** Does a match entry apply to this proxy and port (port, sourceLabels, sourceNamespace, gateways)? */
+/**
+ * Does a match entry apply to this proxy and port? `port` must be the virtual host's port.
+ * Then, as Istio's sourceMatchHTTP: a match naming `gateways` applies when "mesh" is among
+ * them (its sourceLabels and sourceNamespace are then not looked at); otherwise the proxy's
+ * labels must include `sourceLabels` and its namespace equal `sourceNamespace`.
+ */
 function matchApplies(ctx: VirtualHostContext, m: Obj): boolean {
   const port = num(m.port);
-  if (port !== undefined && port !== ctx.port) return false;
+  if (port !== undefined && port !== 0 && port !== ctx.port) return false;
+  const gateways = strs(m.gateways);
+  if (gateways.length) return gateways.includes("mesh");
   const src = obj(m.sourceLabels);
   if (src && !labelsMatch(strMap(src), ctx.input.proxy.labels)) return false;
   const srcNs = str(m.sourceNamespace);
   if (srcNs && srcNs !== ctx.input.proxy.namespace) return false;
-  const gateways = strs(m.gateways);
-  if (gateways.length && !gateways.includes("mesh")) return false;
   return true;
 }
 

@@ -12,11 +12,21 @@ export function stringMatcher(m: Obj | undefined): StringMatcher | undefined {
   return undefined;
 }
 
-/** A header condition; an empty match or empty prefix means "present" (Istio's rule). */
+/** A header or query condition's matcher; undefined means "present". Regex "*" is not RE2: Istio reads it as "present". */
+function conditionMatcher(m: Obj | undefined): StringMatcher | undefined {
+  return str(m?.regex) === "*" ? undefined : stringMatcher(m);
+}
+
+/**
+ * A header condition; an empty match, empty prefix or regex "*" means "present" (Istio's rule).
+ * Inverted (withoutHeaders) string matches treat a missing header as "", as Istio generates
+ * them: `withoutHeaders: {x: {exact: a}}` then matches a request without x at all.
+ */
 export function headerMatcher(name: string, m: Obj | undefined, invert: boolean): HeaderMatcher {
-  const sm = stringMatcher(m);
+  const sm = conditionMatcher(m);
   const out: HeaderMatcher = sm ? { name, string_match: sm } : { name, present_match: true };
   if (invert) out.invert_match = true;
+  if (invert && sm) out.treat_missing_header_as_empty = true;
   return out;
 }
 
@@ -46,7 +56,7 @@ export function routeMatch(match: Obj | undefined): RouteMatch {
 
   const query: QueryParameterMatcher[] = [];
   for (const [name, m] of sortedEntries(obj(match?.queryParams))) {
-    const sm = stringMatcher(m);
+    const sm = conditionMatcher(m);
     query.push(sm ? { name, string_match: sm } : { name, present_match: true });
   }
   if (query.length) out.query_parameters = query;

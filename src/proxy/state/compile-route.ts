@@ -1,11 +1,12 @@
 // One Envoy Route -> CompiledRoute: the match becomes one closure (path test first, the
 // cheapest, then headers and query parameters), the action has its data precomputed.
 import type { HeaderMatcher, QueryParameterMatcher, Route, RouteMatch } from "../../xds/envoy-types.ts";
-import type { CompiledRoute, CompiledRetryPolicy, MatchInput, RouteAction, ClusterChoice } from "./types.ts";
+import type { CompiledRoute, CompiledRetryPolicy, MatchInput, RouteAction, ClusterChoice, CompiledMirror } from "./types.ts";
 import { compileFullRegex, compileStringMatcher, ConfigInvalid, durationMs } from "./string-match.ts";
 import { compileRetryPolicy } from "./compile-retry.ts";
 import { compileHeaderOps } from "./compile-headers.ts";
 import { compileRouteFilterConfigs, mergeRouteFilterConfigs, NO_ROUTE_FILTERS, type RouteFilterConfigs } from "../http/filters/http-filters.ts";
+import { compileFraction } from "../http/filters/percent.ts";
 
 type Pred = (input: MatchInput) => boolean;
 
@@ -31,10 +32,12 @@ function compileHeaderMatcher(h: HeaderMatcher, field: string): Pred {
   const invert = h.invert_match === true;
   if (h.string_match) {
     const test = compileStringMatcher(h.string_match, `${field}.string_match`);
-    // An absent header never matches a string matcher, inverted or not (Envoy's rule).
+    // An absent header never matches a string matcher, inverted or not (Envoy's rule),
+    // unless treat_missing_header_as_empty says to match it as "".
+    const missing = h.treat_missing_header_as_empty === true ? test("") !== invert : false;
     return (input) => {
       const v = headerValue(input, name);
-      return v === undefined ? false : test(v) !== invert;
+      return v === undefined ? missing : test(v) !== invert;
     };
   }
   const wantPresent = h.present_match ?? true; // a bare name means "present"
@@ -157,7 +160,25 @@ function compileAction(r: Route, match: PathMatch, field: string, vhostRetry: Co
     retry: compileRetryPolicy(a.retry_policy, `${field}.route.retry_policy`) ?? vhostRetry,
     rewritePath: to !== undefined && rewrite ? (path) => rewrite(path, to) : undefined,
     hostRewrite: a.host_rewrite_literal || undefined,
+    mirrors: compileMirrors(a.request_mirror_policies, `${field}.route.request_mirror_policies`),
   };
+}
+
+const NO_MIRRORS: readonly CompiledMirror[] = [];
+
+/** request_mirror_policies -> {cluster, fraction}; no runtime_fraction means every request (Envoy's default). */
+function compileMirrors(list: unknown, field: string): readonly CompiledMirror[] {
+  if (list === undefined || list === null) return NO_MIRRORS;
+  if (!Array.isArray(list)) throw new ConfigInvalid(field, "must be a list");
+  if (list.length === 0) return NO_MIRRORS;
+  return list.map((m: { cluster?: unknown; runtime_fraction?: { default_value?: unknown } } | null, i) => {
+    const f = `${field}[${i}]`;
+    const cluster = typeof m?.cluster === "string" ? m.cluster : "";
+    if (!cluster) throw new ConfigInvalid(`${f}.cluster`, "mirror cluster name is empty (cluster_header is not supported)");
+    const rf = m?.runtime_fraction;
+    const fraction = rf === undefined || rf === null ? 1 : compileFraction(rf.default_value, `${f}.runtime_fraction.default_value`);
+    return { cluster, fraction };
+  });
 }
 
 export function compileRoute(r: Route, field: string, vhostRetry: CompiledRetryPolicy | undefined, vhostFilters: RouteFilterConfigs = NO_ROUTE_FILTERS): CompiledRoute {
