@@ -14,11 +14,17 @@ import { startAdmin } from "./admin/admin-server.ts";
 import { stdoutSink, type AccessLogSink } from "./http/access-log.ts";
 import type { HttpContext } from "./http/request-handler.ts";
 import { AppProber } from "./health/app-prober.ts";
+import { IstioMetrics } from "./telemetry/istio-metrics.ts";
+import { METRICS_PORT, prometheusPage, startMetricsServer } from "./telemetry/metrics-server.ts";
 
 export interface ProxyOptions {
   xds: string;
   node: ProxyNode;
   adminAddress: { host: string; port: number };
+  /** Prometheus scrape address (/stats/prometheus); default podIP:15090, false for none. */
+  metricsAddress?: { host: string; port: number } | false;
+  /** Istio's standard metrics and peer metadata exchange (default on). */
+  telemetry?: boolean;
   logger?: Logger;
   /** Probe pacing for health reporting (node.healthReporting); defaults 200 ms / 1 s / 1 s. */
   healthProbe?: { startupIntervalMs?: number; intervalMs?: number; connectTimeoutMs?: number };
@@ -30,6 +36,10 @@ export interface DataPlane {
   listeners: ListenerManager;
   runtimes: ClusterRuntimes;
   stats: ProxyStats;
+  /** Istio's standard metrics; undefined when telemetry is off or the plane has no node. */
+  telemetry: IstioMetrics | undefined;
+  /** The /stats/prometheus page. */
+  prometheus(): string;
   /** Resolves when listener changes of the latest snapshot have been applied. */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -43,6 +53,10 @@ export interface DataPlaneOptions {
   maxHeaderBytes?: number;
   /** Local address for upstream connections (the pod IP); the OS picks when unset. */
   upstreamBindAddress?: string;
+  /** Who this proxy is: the identity in its metrics and peer metadata. No metrics without it. */
+  node?: ProxyNode;
+  /** Istio's standard metrics when a node is given (default true). */
+  telemetry?: boolean;
 }
 
 export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
@@ -61,7 +75,8 @@ export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
       applying = applying.then(() => lm.apply(snap)).catch((err: Error) => logger.error({ err: err.message }, "applying listeners failed"));
     },
   });
-  const ctx: HttpContext = { snapshot: () => state.current, runtimes, stats, accessLog: opts.accessLog ?? stdoutSink, logger };
+  const telemetry = opts.node && opts.telemetry !== false ? new IstioMetrics(opts.node) : undefined;
+  const ctx: HttpContext = { snapshot: () => state.current, runtimes, stats, accessLog: opts.accessLog ?? stdoutSink, logger, telemetry };
   listeners = new ListenerManager({ ctx, logger, drainMs: opts.drainMs, maxHeaderBytes: opts.maxHeaderBytes });
   const lm = listeners;
   return {
@@ -69,6 +84,8 @@ export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
     listeners: lm,
     runtimes,
     stats,
+    telemetry,
+    prometheus: () => prometheusPage(telemetry, stats),
     settled: () => applying,
     async close() {
       await applying;
@@ -78,10 +95,10 @@ export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
   };
 }
 
-export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise<void>; adminPort: number }> {
+export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise<void>; adminPort: number; metricsPort: number | undefined }> {
   const logger = opts.logger ?? silentLogger;
   let client: AdsClient | undefined = undefined;
-  const plane = createDataPlane({ logger, upstreamBindAddress: opts.node.ip, subscribe: (t, names) => client?.subscribe(t, names) });
+  const plane = createDataPlane({ logger, upstreamBindAddress: opts.node.ip, node: opts.node, telemetry: opts.telemetry, subscribe: (t, names) => client?.subscribe(t, names) });
   client = new AdsClient({
     server: opts.xds,
     node: opts.node,
@@ -107,6 +124,7 @@ export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise
         },
       })
     : undefined;
+  let metrics: Awaited<ReturnType<typeof startMetricsServer>>;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -115,6 +133,11 @@ export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise
       await plane.close();
       await new Promise<void>((r) => admin.server.close(() => r()));
       admin.server.closeAllConnections();
+      const m = metrics;
+      if (m) {
+        await new Promise<void>((r) => m.server.close(() => r()));
+        m.server.closeAllConnections();
+      }
     })();
     return closing;
   };
@@ -124,6 +147,7 @@ export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise
       runtimes: plane.runtimes,
       listeners: plane.listeners,
       stats: plane.stats,
+      prometheus: plane.prometheus,
       logger,
       xdsConnected: () => ads.connected,
       quit: () => {
@@ -133,10 +157,12 @@ export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise
     opts.adminAddress.host,
     opts.adminAddress.port,
   );
+  const metricsAt = opts.metricsAddress ?? { host: opts.node.ip, port: METRICS_PORT };
+  metrics = metricsAt ? await startMetricsServer(metricsAt.host, metricsAt.port, plane.prometheus, logger) : undefined;
   ads.subscribeAll(TYPE.cluster);
   ads.subscribeAll(TYPE.listener);
   ads.start();
   prober?.start();
   logger.info({ admin: `${opts.adminAddress.host}:${admin.port}`, xds: opts.xds }, "proxy started");
-  return { close, adminPort: admin.port };
+  return { close, adminPort: admin.port, metricsPort: metrics?.port };
 }

@@ -103,6 +103,8 @@ export interface HeaderMatcher {
   string_match?: StringMatcher;
   present_match?: boolean;
   invert_match?: boolean;
+  /** A missing header is matched as "" (Istio sets it on withoutHeaders string matches). */
+  treat_missing_header_as_empty?: boolean;
 }
 export interface QueryParameterMatcher { name: string; string_match?: StringMatcher; present_match?: boolean }
 export interface RouteMatch {
@@ -131,6 +133,15 @@ export interface RouteAction {
   prefix_rewrite?: string;
   host_rewrite_literal?: string;
   max_stream_duration?: { max_stream_duration?: Duration; grpc_timeout_header_max?: Duration };
+  /** Istio's mirror / mirrors: fire-and-forget copies, Host suffixed "-shadow" before any port. */
+  request_mirror_policies?: RequestMirrorPolicy[];
+}
+export interface FractionalPercent { numerator: number; denominator?: "HUNDRED" | "TEN_THOUSAND" | "MILLION" }
+export interface RequestMirrorPolicy {
+  cluster: string;
+  /** Absent: every request is mirrored. */
+  runtime_fraction?: { default_value: FractionalPercent; runtime_key?: string };
+  trace_sampled?: BoolValue;
 }
 export interface HeaderValueOption {
   header: { key: string; value: string };

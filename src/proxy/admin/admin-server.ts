@@ -8,12 +8,15 @@ import type { ListenerManager } from "../listen/listener-manager.ts";
 import type { ProxyStats } from "../stats.ts";
 import { configDump } from "./config-dump.ts";
 import { clusterCounters, clustersJson, clustersText } from "./clusters-view.ts";
+import { sendPrometheus } from "../telemetry/metrics-server.ts";
 
 export interface AdminDeps {
   state: ProxyState;
   runtimes: ClusterRuntimes;
   listeners: ListenerManager;
   stats: ProxyStats;
+  /** The Prometheus page (Istio's metrics and our counters); /stats/prometheus is 404 without it. */
+  prometheus?(): string;
   logger: Logger;
   /** Whether the ADS stream is up (for /stats). */
   xdsConnected(): boolean;
@@ -66,6 +69,9 @@ export function route(d: AdminDeps, req: http.IncomingMessage, res: http.ServerR
     }
     case "/stats":
       return send(res, 200, statsText(d));
+    case "/stats/prometheus":
+      if (!d.prometheus) return send(res, 404, "no Prometheus metrics on this proxy\n");
+      return sendPrometheus(res, d.prometheus());
     case "/quitquitquit":
       if (req.method !== "POST") return send(res, 405, "use POST /quitquitquit\n");
       send(res, 200, "OK\n");
@@ -73,7 +79,7 @@ export function route(d: AdminDeps, req: http.IncomingMessage, res: http.ServerR
       d.quit();
       return;
     case "/":
-      return send(res, 200, "admin: /ready /config_dump /clusters /listeners /stats POST /quitquitquit\n");
+      return send(res, 200, "admin: /ready /config_dump /clusters /listeners /stats /stats/prometheus POST /quitquitquit\n");
     default:
       return send(res, 404, `no admin page ${url.pathname}; see /\n`);
   }

@@ -12,6 +12,8 @@ import { applyHeaderOps } from "../state/compile-headers.ts";
 import { REPLY, sendLocalReply, type LocalReply } from "./local-reply.ts";
 import type { RequestLog } from "./request-log.ts";
 import { ProxyStats, STAT } from "../stats.ts";
+import type { RequestMirrors } from "./mirror.ts";
+import { addPeerHeaders, takePeerHeaders } from "../telemetry/peer-metadata.ts";
 
 /** Bodies up to this size are buffered when the route may retry. */
 export const MAX_BUFFERED_BODY = 64 * 1024;
@@ -30,6 +32,8 @@ export interface ForwardInput {
   headers: OutgoingHttpHeaders;
   /** Set on the upstream's response by the CORS filter (an allowed Origin); undefined when none. */
   corsHeaders?: Record<string, string>;
+  /** Shadow copies this request feeds (drawn already); sent once the body is known, see mirror.ts. */
+  mirrors?: RequestMirrors;
 }
 
 function hasBody(req: IncomingMessage): boolean {
@@ -84,6 +88,7 @@ export class ForwardExchange {
     if (!hasBody(req)) {
       this.body = undefined;
       this.tryOnce();
+      this.mirror();
       return;
     }
     const len = Number(req.headers["content-length"]);
@@ -93,6 +98,7 @@ export class ForwardExchange {
       return;
     }
     this.replayable = false;
+    this.f.mirrors?.skip(); // a streamed body cannot be copied without holding it back
     this.body = req;
     req.on("data", (c: Buffer) => {
       this.f.log.bytesReceived += c.length;
@@ -112,7 +118,15 @@ export class ForwardExchange {
       this.body = Buffer.concat(chunks);
       this.f.headers["content-length"] = String(this.body.length);
       this.tryOnce();
+      this.mirror();
     });
+  }
+
+  /** After the main try has started: the copies never go ahead of it. */
+  private mirror(): void {
+    const m = this.f.mirrors;
+    if (!m) return;
+    m.send({ method: this.f.req.method ?? "GET", path: this.path, headers: this.f.headers, body: Buffer.isBuffer(this.body) ? this.body : undefined });
   }
 
   private tryOnce(): void {
@@ -258,6 +272,8 @@ export class ForwardExchange {
     if (status >= 500) host.rqError++;
     else host.rqSuccess++;
     const headers = endToEndHeaders(r.headers);
+    log.upstreamPeer = takePeerHeaders(headers);
+    if (log.replyPeer) addPeerHeaders(headers, log.replyPeer);
     const serviceTime = String(Date.now() - this.attemptStart);
     headers["x-envoy-upstream-service-time"] = serviceTime;
     applyHeaderOps(route.responseHeaders, headers);

@@ -2,6 +2,7 @@
 // themselves in the body, the access log and the counters.
 import type { ServerResponse } from "node:http";
 import type { RequestLog } from "./request-log.ts";
+import { addPeerHeaders } from "../telemetry/peer-metadata.ts";
 
 export interface LocalReply { status: number; flag: string; details: string; body: string }
 
@@ -29,7 +30,9 @@ export function sendLocalReply(res: ServerResponse, log: RequestLog, reply: Loca
     return;
   }
   const body = Buffer.from(reply.body);
-  res.writeHead(reply.status, { "content-type": "text/plain", "content-length": body.length, ...extraHeaders });
+  const headers: Record<string, string | number> = { "content-type": "text/plain", "content-length": body.length, ...extraHeaders };
+  if (log.replyPeer) addPeerHeaders(headers, log.replyPeer);
+  res.writeHead(reply.status, headers);
   log.bytesSent = body.length;
   res.end(body);
 }

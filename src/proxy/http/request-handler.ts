@@ -15,9 +15,12 @@ import { tunnelAuthority } from "./tunnel-authority.ts";
 import { REPLY, sendLocalReply } from "./local-reply.ts";
 import { appendForwardedFor, endToEndHeaders } from "./proxy-headers.ts";
 import { ForwardExchange } from "./forward.ts";
+import { drawMirrors } from "./mirror.ts";
 import { formatAccessLog, type AccessLogSink } from "./access-log.ts";
 import { runFault } from "./filters/fault.ts";
 import { addCorsHeaders, answerPreflight, evaluateCors } from "./filters/cors.ts";
+import type { IstioMetrics } from "../telemetry/istio-metrics.ts";
+import { addPeerHeaders, takePeerHeaders } from "../telemetry/peer-metadata.ts";
 
 export interface HttpContext {
   snapshot(): Snapshot;
@@ -27,6 +30,8 @@ export interface HttpContext {
   logger: Logger;
   /** [0, 1) for fault and CORS draws; Math.random when absent (tests inject one). */
   random?: () => number;
+  /** Istio's standard metrics and peer metadata exchange; off when absent. */
+  telemetry?: IstioMetrics;
 }
 
 function hostPort(addr: string | undefined, port: number | undefined): string {
@@ -81,6 +86,10 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
   log.downstreamLocal = hostPort(sock.localAddress, sock.localPort);
   log.downstreamRemote = hostPort(sock.remoteAddress, sock.remotePort);
   log.userAgent = headers["user-agent"];
+  // Peer metadata never reaches the application; an inbound listener answers with its own.
+  log.downstreamPeer = takePeerHeaders(headers);
+  const telemetry = ctx.telemetry;
+  if (telemetry && listener.inbound) log.replyPeer = telemetry;
   if (hcm.generateRequestId && headers["x-request-id"] === undefined) headers["x-request-id"] = randomUUID();
   log.requestId = headers["x-request-id"] as string | undefined;
   res.once("close", () => {
@@ -92,6 +101,7 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
     stats.inc(codeClassStat(log.status));
     if (log.flags) for (const f of log.flags.split(",")) stats.inc(flagStat(f));
     if (hcm.accessLog) ctx.accessLog(formatAccessLog(log));
+    if (telemetry) telemetry.record(listener.inbound, snap.clusters.get(log.upstreamCluster), log, headers["content-type"]);
   });
 
   // Inside a CONNECT tunnel a request without Host is for the tunnel's authority.
@@ -166,5 +176,7 @@ function dispatchRoute(ctx: HttpContext, snap: Snapshot, listener: CompiledListe
   log.forwardedFor = upstreamHeaders["x-forwarded-for"] as string | undefined;
   applyHeaderOps(route.requestHeaders, upstreamHeaders);
   applyHeaderOps(choice.requestHeaders, upstreamHeaders);
-  new ForwardExchange({ req, res, log, stats, input, route, action, cluster, runtime: ctx.runtimes.get(cluster.name), headers: upstreamHeaders, corsHeaders }).start();
+  if (ctx.telemetry && !listener.inbound) addPeerHeaders(upstreamHeaders, ctx.telemetry);
+  const mirrors = drawMirrors(ctx, snap, action.mirrors, action.timeoutMs, ctx.random);
+  new ForwardExchange({ req, res, log, stats, input, route, action, cluster, runtime: ctx.runtimes.get(cluster.name), headers: upstreamHeaders, corsHeaders, mirrors }).start();
 }

@@ -29,6 +29,11 @@ export class RequestLog {
   /** The proxy itself cut the downstream connection (so it is not a downstream disconnect). */
   endedByProxy = false;
   userAgent: string | undefined;
+  /** Peer metadata (x-envoy-peer-metadata) the downstream sent with the request, and the upstream with its response. */
+  downstreamPeer: string | undefined;
+  upstreamPeer: string | undefined;
+  /** Set on inbound listeners with telemetry: this proxy's peer metadata, added to every response it writes. */
+  replyPeer: { peerMetadata: string; peerId: string } | undefined;
 
   addFlag(flag: string): void {
     if (!this.flags) {

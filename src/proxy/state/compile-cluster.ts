@@ -2,6 +2,7 @@
 import type { Cluster, ClusterLoadAssignment } from "../../xds/envoy-types.ts";
 import type { CircuitBreakerLimits, CompiledCluster, EndpointAddress, LbPolicy, OutlierDetectionConfig } from "./types.ts";
 import { ConfigInvalid, durationMs } from "./string-match.ts";
+import { clusterService } from "../telemetry/destination-service.ts";
 
 const TYPES = new Set(["STATIC", "STRICT_DNS", "LOGICAL_DNS", "EDS", "ORIGINAL_DST"]);
 const UNHEALTHY = new Set(["UNHEALTHY", "DRAINING", "TIMEOUT"]);
@@ -120,6 +121,7 @@ export function compileCluster(c: Cluster): CompiledCluster {
     circuitBreakers: compileCircuitBreakers(c, field),
     outlierDetection: compileOutlierDetection(c, field),
     idleTimeoutMs: durationMs(c.common_http_protocol_options?.idle_timeout, `${field}.common_http_protocol_options.idle_timeout`) ?? 0,
+    istioService: clusterService(c.metadata),
   };
 }
 

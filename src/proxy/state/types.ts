@@ -60,7 +60,10 @@ export interface RouteForward {
   /** Rewrites the path (without query); undefined when the route does not rewrite. */
   rewritePath: ((path: string) => string) | undefined;
   hostRewrite: string | undefined;
+  /** request_mirror_policies: shadow copies, each sent with probability `fraction`; [] when none. */
+  mirrors: readonly CompiledMirror[];
 }
+export interface CompiledMirror { cluster: string; fraction: number }
 export interface RouteRedirect { kind: "redirect"; status: number; location: (input: MatchInput) => string }
 export interface RouteDirect { kind: "direct"; status: number; body: Buffer }
 export type RouteAction = RouteForward | RouteRedirect | RouteDirect;
@@ -149,6 +152,8 @@ export interface CompiledCluster {
   outlierDetection: OutlierDetectionConfig | undefined;
   /** Upstream connections idle this long are closed; 0 = keep the pool's default. */
   idleTimeoutMs: number;
+  /** filter_metadata.istio.services[0]: the destination_service of Istio's metrics; undefined when absent. */
+  istioService: { host: string; name: string; namespace: string } | undefined;
 }
 
 export type LbPolicy = "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM";
