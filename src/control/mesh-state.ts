@@ -10,7 +10,7 @@ import { TYPE, type ProxyResources } from "../xds/envoy-types.ts";
 import { buildRegistry } from "../registry/build.ts";
 import {
   endpointView, endpointViewKey, inboundClusters, inboundClusterView, inboundClusterViewKey, listenerView, listenerViewKey, mergeClusters,
-  outboundClusters, outboundClusterView, outboundClusterViewKey, routeView, routeViewKey, sourceLabelKeys, translateEndpoints,
+  outboundClusters, outboundClusterView, outboundClusterViewKey, routeView, routeViewKey, sourceLabelKeys, telemetryLabelKeys, translateEndpoints,
   translateListeners, translateRoutes, type SharedInput,
 } from "../translate/index.ts";
 import type { MeshConfig } from "../translate/mesh-config.ts";
@@ -24,6 +24,8 @@ interface Derived {
   registry: Registry;
   /** Label keys VirtualService sourceLabels name: the only labels that reach RDS. */
   labelKeys: ReadonlySet<string>;
+  /** Label keys Telemetry selectors name: the only labels that reach LDS (access logging). */
+  telemetryLabelKeys: ReadonlySet<string>;
   memo: TranslationMemo;
 }
 
@@ -105,7 +107,7 @@ export class MeshState {
         else health.delete(node.id);
       }
       const registry = buildRegistry(this.objectList, proxies, { domainSuffix: this.mesh.domainSuffix, health });
-      this.derivedValue = { registry, labelKeys: sourceLabelKeys(this.objectList), memo: new TranslationMemo() };
+      this.derivedValue = { registry, labelKeys: sourceLabelKeys(this.objectList), telemetryLabelKeys: telemetryLabelKeys(this.objectList), memo: new TranslationMemo() };
     }
     return this.derivedValue;
   }
@@ -116,9 +118,9 @@ export class MeshState {
    * views get the same frozen objects (never change them; the ADS encode cache relies on it).
    */
   resources(proxy: ProxyNode): ProxyResources {
-    const { registry, labelKeys, memo } = this.derived();
+    const { registry, labelKeys, telemetryLabelKeys: listenerLabelKeys, memo } = this.derived();
     const shared: SharedInput = { objects: this.objectList, registry, mesh: this.mesh };
-    const lv = listenerView(proxy);
+    const lv = listenerView(proxy, listenerLabelKeys);
     const rv = routeView(proxy, labelKeys);
     const ov = outboundClusterView(proxy);
     const iv = inboundClusterView(proxy);

@@ -20,6 +20,7 @@ export type { SharedInput, ViewInput } from "./input.ts";
 export { listenerView, listenerViewKey, type ListenerProxyView } from "./listeners.ts";
 export { routeView, routeViewKey, type RouteProxyView } from "./routes.ts";
 export { sourceLabelKeys } from "./route-builder.ts";
+export { telemetryLabelKeys, telemetryWarnings } from "./telemetry.ts";
 export { endpointView, endpointViewKey, type EndpointProxyView } from "./endpoints.ts";
 export {
   inboundClusters, inboundClusterView, inboundClusterViewKey, mergeClusters, outboundClusters, outboundClusterView, outboundClusterViewKey,

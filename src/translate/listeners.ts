@@ -1,25 +1,30 @@
 // LDS. Sidecar: the explicit outbound proxy "http_proxy" on podIP:15001 (routes via RDS) and
 // one "inbound|<port>" per workload port on podIP:<port> forwarding to the application.
 // Proxyless gRPC: one API listener "<fqdn>:<port>" per visible service port.
-import type { HttpConnectionManager, HttpConnectionManagerAny, Listener } from "../xds/envoy-types.ts";
+import type { AccessLog, HttpConnectionManager, HttpConnectionManagerAny, Listener } from "../xds/envoy-types.ts";
 import type { ProxyNode, WorkloadPort } from "../xds/node.ts";
 import { TYPE } from "../xds/envoy-types.ts";
 import { inboundClusterName, visibleServices } from "./hosts.ts";
 import { byName, type SharedInput, type ViewInput } from "./input.ts";
-import type { MeshConfig } from "./mesh-config.ts";
 import { HTTP_PROXY_ROUTE_NAME, servicePortName } from "./routes.ts";
 import { routeConfiguredFilters } from "./route-filters.ts";
+import { accessLogsFor, type AccessLogMode } from "./telemetry.ts";
 
 export const OUTBOUND_PROXY_PORT = 15001;
 const HCM_FILTER = "envoy.filters.network.http_connection_manager";
 const ADS = { ads: {}, resource_api_version: "V3" } as const;
 
-/** What LDS reads of a sidecar: its pod IP, where its application listens, its ports. */
+/**
+ * What LDS reads of a sidecar: its pod IP, where its application listens, its ports, and for
+ * access logging its namespace and the labels Telemetry selectors name (telemetryLabelKeys).
+ */
 export interface SidecarListenerView {
   type: "sidecar";
   ip: string;
   appAddress: string;
   ports: readonly Pick<WorkloadPort, "containerPort">[];
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
 }
 
 /**
@@ -29,10 +34,15 @@ export interface SidecarListenerView {
  */
 export type ListenerProxyView = SidecarListenerView | Pick<ProxyNode, "namespace"> & { type: "grpc" } | { type: "router" };
 
-export function listenerView(p: ProxyNode): ListenerProxyView {
+/** `labelKeys`: the label keys Telemetry selectors name (telemetryLabelKeys of the same config). */
+export function listenerView(p: ProxyNode, labelKeys: ReadonlySet<string> = new Set()): ListenerProxyView {
   switch (p.type) {
-    case "sidecar":
-      return { type: "sidecar", ip: p.ip, appAddress: p.appAddress, ports: p.ports.map((wp) => ({ containerPort: wp.containerPort })) };
+    case "sidecar": {
+      const labels: Record<string, string> = {};
+      for (const k of [...labelKeys].sort()) if (Object.hasOwn(p.labels, k)) labels[k] = p.labels[k]!;
+      const ports = p.ports.map((wp) => ({ containerPort: wp.containerPort }));
+      return { type: "sidecar", ip: p.ip, appAddress: p.appAddress, ports, namespace: p.namespace, labels };
+    }
     case "grpc":
       return { type: "grpc", namespace: p.namespace };
     default:
@@ -44,7 +54,7 @@ export function listenerView(p: ProxyNode): ListenerProxyView {
 export function listenerViewKey(v: ListenerProxyView): string {
   switch (v.type) {
     case "sidecar":
-      return JSON.stringify([v.type, v.ip, v.appAddress, v.ports.map((wp) => wp.containerPort)]);
+      return JSON.stringify([v.type, v.ip, v.appAddress, v.ports.map((wp) => wp.containerPort), v.namespace, sortedEntries(v.labels)]);
     case "grpc":
       return JSON.stringify([v.type, v.namespace]);
     default:
@@ -56,15 +66,14 @@ function routerFilter(): HttpConnectionManager["http_filters"][number] {
   return { name: "envoy.filters.http.router", typed_config: { "@type": TYPE.router } };
 }
 
-/** Istio's default access log: Envoy's file logger writing to stdout. */
-function accessLog(mesh: MeshConfig): Pick<HttpConnectionManager, "access_log"> {
-  if (!mesh.accessLog) return {};
-  return {
-    access_log: [{
-      name: "envoy.access_loggers.file",
-      typed_config: { "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog", path: "/dev/stdout" },
-    }],
-  };
+function sortedEntries(r: Readonly<Record<string, string>>): [string, string][] {
+  return Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Access logs per Telemetry + meshConfig (telemetry.ts); CLIENT is outbound, SERVER inbound. */
+function accessLog(input: ViewInput<SidecarListenerView>, mode: AccessLogMode): Pick<HttpConnectionManager, "access_log"> {
+  const logs: AccessLog[] = accessLogsFor(input, mode);
+  return logs.length > 0 ? { access_log: logs } : {};
 }
 
 function hcm(fields: HttpConnectionManager): HttpConnectionManagerAny {
@@ -85,7 +94,7 @@ function outboundListener(input: ViewInput<SidecarListenerView>): Listener {
           rds: { route_config_name: HTTP_PROXY_ROUTE_NAME, config_source: { ...ADS } },
           // Fault and CORS act only where a route's typed_per_filter_config says so (Istio's order).
           http_filters: [...routeConfiguredFilters(), routerFilter()],
-          ...accessLog(input.mesh),
+          ...accessLog(input, "CLIENT"),
         }),
       }],
     }],
@@ -114,7 +123,7 @@ function inboundListener(input: ViewInput<SidecarListenerView>, port: number): L
             validate_clusters: { value: false },
           },
           http_filters: [routerFilter()],
-          ...accessLog(input.mesh),
+          ...accessLog(input, "SERVER"),
         }),
       }],
     }],

@@ -13,6 +13,7 @@ export const TYPE = {
   secret: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
   hcm: "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
   router: "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+  fileAccessLog: "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
 } as const;
 
 export type TypeUrl = (typeof TYPE)[keyof typeof TYPE];
@@ -64,8 +65,7 @@ export interface HttpConnectionManager {
   rds?: { route_config_name: string; config_source: ConfigSource };
   route_config?: RouteConfiguration;
   http_filters: { name: string; typed_config: { "@type": string } & Record<string, unknown> }[];
-  /** Envoy's access log config; Mizzen's proxy reads only whether one is present. */
-  access_log?: { name: string; typed_config?: { "@type": string } & Record<string, unknown> }[];
+  access_log?: AccessLog[];
   /** Generate x-request-id when absent (Envoy default true). */
   generate_request_id?: BoolValue;
   use_remote_address?: BoolValue;
@@ -73,6 +73,27 @@ export interface HttpConnectionManager {
   stream_idle_timeout?: Duration;
   request_timeout?: Duration;
   common_http_protocol_options?: { idle_timeout?: Duration; max_headers_count?: UInt32Value };
+}
+
+/** envoy.config.accesslog.v3.AccessLog: a logger (typed_config) and when it writes (filter). */
+export interface AccessLog {
+  name: string;
+  filter?: AccessLogFilter;
+  typed_config?: FileAccessLogAny | ({ "@type": string } & Record<string, unknown>);
+}
+export type FileAccessLogAny = { "@type": typeof TYPE.fileAccessLog } & FileAccessLog;
+/** envoy.extensions.access_loggers.file.v3.FileAccessLog (log_format: the v3 way to set a format). */
+export interface FileAccessLog {
+  path: string;
+  log_format?: { text_format_source?: { inline_string: string }; json_format?: Struct; omit_empty_values?: boolean };
+}
+/** The subset of Envoy's AccessLogFilter Mizzen emits and its proxy evaluates. */
+export interface AccessLogFilter {
+  status_code_filter?: { comparison: { op?: "EQ" | "GE" | "LE"; value: { default_value?: number; runtime_key: string } } };
+  response_flag_filter?: { flags?: string[] };
+  header_filter?: { header: HeaderMatcher };
+  and_filter?: { filters: AccessLogFilter[] };
+  or_filter?: { filters: AccessLogFilter[] };
 }
 
 // ---- RouteConfiguration (RDS) ----

@@ -16,7 +16,7 @@ import { REPLY, sendLocalReply } from "./local-reply.ts";
 import { appendForwardedFor, endToEndHeaders } from "./proxy-headers.ts";
 import { ForwardExchange } from "./forward.ts";
 import { drawMirrors } from "./mirror.ts";
-import { formatAccessLog, type AccessLogSink } from "./access-log.ts";
+import { writeAccessLogs, type AccessLogSink } from "./access-log.ts";
 import { runFault } from "./filters/fault.ts";
 import { addCorsHeaders, answerPreflight, evaluateCors } from "./filters/cors.ts";
 import type { IstioMetrics } from "../telemetry/istio-metrics.ts";
@@ -100,7 +100,7 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
     if (log.status === 0) log.status = res.headersSent ? res.statusCode : 0;
     stats.inc(codeClassStat(log.status));
     if (log.flags) for (const f of log.flags.split(",")) stats.inc(flagStat(f));
-    if (hcm.accessLog) ctx.accessLog(formatAccessLog(log));
+    if (hcm.accessLog) writeAccessLogs(hcm.accessLog.loggers, log, headers, ctx.accessLog);
     if (telemetry) telemetry.record(listener.inbound, snap.clusters.get(log.upstreamCluster), log, headers["content-type"]);
   });
 

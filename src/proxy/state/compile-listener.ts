@@ -8,12 +8,12 @@ import type { CompiledFilterChain, CompiledHcm, CompiledListener } from "./types
 import { ConfigInvalid, durationMs } from "./string-match.ts";
 import { compileRouteTable } from "./compile-route-table.ts";
 import { addHcmFilter, type HcmFilters } from "../http/filters/http-filters.ts";
+import { compileAccessLogs } from "../http/access-log.ts";
 
 const ROUTER_NAME = "envoy.filters.http.router";
 const HCM_NAME = "envoy.filters.network.http_connection_manager";
 /** Envoy's default max_headers_count. */
 export const DEFAULT_MAX_HEADERS = 100;
-const STDOUT_PATHS = new Set(["/dev/stdout", "/dev/fd/1"]);
 
 function compileHcm(hcm: HttpConnectionManager, field: string): CompiledHcm {
   const filters = hcm.http_filters ?? [];
@@ -39,13 +39,8 @@ function compileHcm(hcm: HttpConnectionManager, field: string): CompiledHcm {
   } else {
     throw new ConfigInvalid(field, "the HTTP connection manager needs rds or route_config");
   }
-  let accessLog;
-  for (const al of hcm.access_log ?? []) {
-    const cfg = al?.typed_config ?? ({} as Record<string, unknown>);
-    const t = String(cfg["@type"] ?? "");
-    if (t.endsWith("StdoutAccessLog") || al?.name === "envoy.access_loggers.stdout") accessLog = { stdout: true };
-    else if (t.endsWith("FileAccessLog") && STDOUT_PATHS.has(String(cfg.path ?? ""))) accessLog = { stdout: true };
-  }
+  const loggers = compileAccessLogs(hcm.access_log, `${field}.access_log`);
+  const accessLog = loggers.length > 0 ? { loggers } : undefined;
   const maxHeaders = hcm.common_http_protocol_options?.max_headers_count?.value ?? DEFAULT_MAX_HEADERS;
   return {
     statPrefix: hcm.stat_prefix || "http",

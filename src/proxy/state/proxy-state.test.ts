@@ -84,7 +84,7 @@ test("resources survive the protobuf round trip the xDS client does and compile 
   assert.equal(s.handleResponse(TYPE.listener, [{ name: "l", resource: rt(TYPE.listener, listener) }], "1"), null);
   assert.equal(s.handleResponse(TYPE.route, [{ name: "r", resource: rt(TYPE.route, route) }], "1"), null);
   const hcm = s.current.listeners.get("l")!.filterChains[0].hcm!;
-  assert.deepEqual(hcm.accessLog, { stdout: true });
+  assert.equal(hcm.accessLog?.loggers.length, 1);
   const r = hcm.routes!.findVirtualHost("SVC:80")!.routes[0];
   assert.equal(r.action.kind, "route");
   if (r.action.kind !== "route") return;

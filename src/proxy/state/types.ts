@@ -3,6 +3,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from "../../xds/envoy-types.ts";
 import type { HcmFilters, RouteFilterConfigs } from "../http/filters/http-filters.ts";
+import type { CompiledAccessLog } from "../http/access-log.ts";
 
 /** What route matching looks at, computed once per request. */
 export interface MatchInput {
@@ -88,7 +89,8 @@ export interface CompiledRouteTable {
   virtualHostCount: number;
 }
 
-export interface AccessLogConfig { stdout: boolean }
+/** The stdout loggers of a connection manager (absent when it has none). */
+export interface AccessLogConfig { loggers: readonly CompiledAccessLog[] }
 
 export interface CompiledHcm {
   statPrefix: string;
