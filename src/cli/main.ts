@@ -9,6 +9,7 @@ import { Command, CommanderError } from "commander";
 import { registerControl } from "./control.ts";
 import { registerProxy } from "./proxy.ts";
 import { registerUp } from "./up.ts";
+import { registerInspect } from "./inspect-register.ts";
 import { UserError } from "./user-error.ts";
 
 function fail(err: unknown): never {
@@ -30,6 +31,7 @@ const program = new Command()
 registerControl(program);
 registerProxy(program);
 registerUp(program);
+registerInspect(program);
 program
   .command("validate")
   .argument("<dir>", "folder of Istio YAML")
