@@ -3,14 +3,26 @@ import type { ConfigStore } from "../config/store.ts";
 import type { AdsServer } from "../xds/server.ts";
 import type { MeshState } from "./mesh-state.ts";
 import type { DebugHandler } from "./debug-server.ts";
+import type { ControlMetrics } from "./metrics.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../proxy/telemetry/prometheus-text.ts";
 
-export function debugRoutes(deps: { store: ConfigStore; state: MeshState; ads: AdsServer }): Record<string, DebugHandler> {
-  const { store, state, ads } = deps;
+export function debugRoutes(deps: { store: ConfigStore; state: MeshState; ads: AdsServer; metrics?: ControlMetrics }): Record<string, DebugHandler> {
+  const { store, state, ads, metrics } = deps;
   const findProxy = (id: string | null) => ads.connections().find((c) => c.node.id === id || c.id === id);
   return {
     "/ready": () => ({ body: "ready\n" }),
+    ...(metrics
+      ? {
+          "/metrics": () => ({
+            contentType: PROMETHEUS_CONTENT_TYPE,
+            body: metrics.render({ xds: ads, config: store, services: () => state.registry().services.size }),
+          }),
+        }
+      : {}),
     "/debug/configz": () => ({
-      body: { version: store.version, objects: store.status(), fileErrors: store.fileErrors() },
+      // Each object carries the spec in force (absent when none ever was accepted), so
+      // `mizzen describe` can match VirtualService hosts and DestinationRule hosts.
+      body: { version: store.version, objects: store.status().map((s) => withSpec(s, store.get(s.key)?.spec)), fileErrors: store.fileErrors() },
     }),
     "/debug/registryz": () => {
       const r = state.registry();
@@ -26,4 +38,8 @@ export function debugRoutes(deps: { store: ConfigStore; state: MeshState; ads: A
       return { body: state.resources(proxy.node) };
     },
   };
+}
+
+function withSpec<T extends object>(status: T, spec: unknown): T & { spec?: unknown } {
+  return spec === undefined ? status : { ...status, spec };
 }

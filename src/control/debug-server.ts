@@ -4,7 +4,8 @@
 import http from "node:http";
 import type { Logger } from "pino";
 
-export type DebugHandler = (query: URLSearchParams) => { status?: number; body: unknown };
+/** A string body goes out as text/plain unless `contentType` says otherwise; anything else as JSON. */
+export type DebugHandler = (query: URLSearchParams) => { status?: number; body: unknown; contentType?: string };
 
 export interface DebugServerOptions {
   host: string;
@@ -28,8 +29,8 @@ export async function startDebugServer(opts: DebugServerOptions): Promise<{ serv
       return;
     }
     try {
-      const { status = 200, body } = handler(url.searchParams);
-      res.writeHead(status, { "content-type": typeof body === "string" ? "text/plain" : "application/json" });
+      const { status = 200, body, contentType } = handler(url.searchParams);
+      res.writeHead(status, { "content-type": contentType ?? (typeof body === "string" ? "text/plain" : "application/json") });
       res.end(typeof body === "string" ? body : toJson(body));
     } catch (err) {
       opts.logger.error({ err, path: url.pathname }, "debug endpoint failed");

@@ -9,6 +9,7 @@ import { AdsServer } from "../xds/server.ts";
 import { MeshState } from "./mesh-state.ts";
 import { startDebugServer } from "./debug-server.ts";
 import { debugRoutes } from "./debug-routes.ts";
+import { ControlMetrics } from "./metrics.ts";
 import { silentLogger } from "../log/logger.ts";
 import { UserError } from "../cli/user-error.ts";
 import { existsSync, statSync } from "node:fs";
@@ -46,7 +47,9 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
     accessLog: opts.accessLog,
   });
   const store = new ConfigStore({ logger: logger.child({ name: "config" }) });
+  const metrics = new ControlMetrics();
   const ads = new AdsServer({
+    observer: metrics.observer,
     resourcesFor: (node) => state.resourcesByType(node),
     onConnect: (node, id) => {
       logger.info({ proxy: node.id, connection: id }, "proxy connected");
@@ -82,7 +85,7 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
   }
   let debug;
   try {
-    debug = await startDebugServer({ ...opts.debug, routes: debugRoutes({ store, state, ads }), logger });
+    debug = await startDebugServer({ ...opts.debug, routes: debugRoutes({ store, state, ads, metrics }), logger });
   } catch (err) {
     source.close();
     await ads.close();

@@ -22,6 +22,17 @@ export interface ConnectionDeps {
   identified(conn: AdsConnection): void;
   /** A health report arrived (HealthInformation); `changed` compares with this stream's last one. */
   health(conn: AdsConnection, report: HealthReport, changed: boolean): void;
+  observer?: AdsObserver;
+}
+
+/** Hooks for the control plane's metrics; the xDS code itself keeps no histograms. */
+export interface AdsObserver {
+  /** A response of this type was encoded and written in `seconds`. */
+  sent?(typeUrl: string, seconds: number): void;
+  /** The proxy rejected (NACKed) a response of this type. */
+  nacked?(typeUrl: string): void;
+  /** A push reached a proxy `seconds` after the first change it carries. */
+  converged?(seconds: number): void;
 }
 
 function describeError(err: unknown): string {
@@ -116,6 +127,7 @@ export class AdsConnection {
       const message = err.message || `error code ${err.code}`;
       st.nack = { version: sent.version, message, time: now };
       this.deps.stats.nacks++;
+      this.deps.observer?.nacked?.(st.typeUrl);
       this.log.warn({ proxy: this.node?.id, type: st.typeUrl, version: sent.version, acked: st.acked?.version ?? "" }, `proxy rejected config (NACK): ${message}`);
     } else {
       st.acked = { version: sent.version, time: now };
@@ -147,6 +159,7 @@ export class AdsConnection {
    * equals the current content (a reconnect), nothing needs sending.
    */
   private answer(st: TypeState, clientVersion: string | undefined): void {
+    const started = performance.now();
     if (!this.resources && !this.generate()) return;
     let subset: EncodedSubset;
     try {
@@ -173,6 +186,7 @@ export class AdsConnection {
     this.deps.stats.pushesByType[st.typeUrl] = (this.deps.stats.pushesByType[st.typeUrl] ?? 0) + 1;
     this.log.debug({ proxy: this.node?.id, type: st.typeUrl, version: subset.version, nonce, resources: subset.names.length }, "sent");
     this.write(response);
+    this.deps.observer?.sent?.(st.typeUrl, (performance.now() - started) / 1000);
   }
 
   private write(response: DiscoveryResponseMessage): void {

@@ -7,13 +7,14 @@ import type { Logger } from "pino";
 import { pino } from "pino";
 import type { ProxyNode } from "./node.ts";
 import { adsServiceDefinition, type DiscoveryRequestMessage } from "./ads-service.ts";
-import { AdsConnection, type AdsCall } from "./ads-connection.ts";
+import { AdsConnection, type AdsCall, type AdsObserver } from "./ads-connection.ts";
 import { PushQueue, affects, type PendingPush } from "./push-queue.ts";
 import { emptyStats, type AdsStats, type ProxySyncStatus } from "./sync-status.ts";
 import { envoyRoot } from "./protos.ts";
 import type { HealthReport } from "./health-info.ts";
 
 export type { ProxySyncStatus, TypeSyncStatus, AdsStats } from "./sync-status.ts";
+export type { AdsObserver } from "./ads-connection.ts";
 
 export interface AdsServerOptions {
   /** All resources this proxy should have, per type URL, keyed by resource name. Pure and synchronous. */
@@ -31,6 +32,8 @@ export interface AdsServerOptions {
   debounceMs?: number;
   /** Upper bound on a push's delay under a steady stream of changes (default 1000 ms). */
   maxDelayMs?: number;
+  /** Push times, NACKs by type and convergence delays, for the control plane's /metrics. */
+  observer?: AdsObserver;
 }
 
 const silent = pino({ level: "silent" });
@@ -49,6 +52,8 @@ export class AdsServer {
   private nonceCounter = 0;
   private connectionCounter = 0;
   private server: Server | undefined;
+  /** When the oldest change the pending push carries arrived (for convergence time). */
+  private pendingSince: number | undefined;
 
   constructor(opts: AdsServerOptions) {
     this.opts = opts;
@@ -85,6 +90,7 @@ export class AdsServer {
       nextNonce: () => `${this.nonceSeed}-${++this.nonceCounter}`,
       identified: (c) => this.identified(c),
       health: (c, report, changed) => this.health(c, report, changed),
+      ...(this.opts.observer ? { observer: this.opts.observer } : {}),
     });
     try {
       call.sendMetadata(new Metadata()); // lets clients see the stream is up before any response
@@ -148,18 +154,22 @@ export class AdsServer {
 
   /** Debounced: recompute for the affected proxies and send only what changed. */
   push(reason: string, affectsProxy?: (node: ProxyNode) => boolean): void {
+    this.pendingSince ??= performance.now();
     this.queue.push(reason, affectsProxy);
   }
 
   private runPush(p: PendingPush): void {
     this.statsValue.pushRounds++;
     this.statsValue.lastPushReasons = p.reasons.slice(-10);
+    const since = this.pendingSince ?? performance.now();
+    this.pendingSince = undefined;
     let reached = 0;
     for (const conn of [...this.live.values()]) {
       if (conn.closed || !conn.node || !affects(p, conn.node)) continue;
       reached++;
       try {
         conn.refresh();
+        this.opts.observer?.converged?.((performance.now() - since) / 1000);
       } catch (err) {
         this.logger.error({ proxy: conn.node.id, err: (err as Error).message }, "push to proxy failed");
       }
