@@ -5,6 +5,7 @@ import type { ServiceDefinition } from "@grpc/grpc-js";
 import protobuf from "protobufjs";
 import { fileURLToPath } from "node:url";
 import { fromStruct, toStruct, type Json } from "../xds/struct.ts";
+import { addSnakeCaseStruct } from "../xds/struct-proto.ts";
 
 export const CREATE_CERTIFICATE_PATH = "/istio.v1.auth.IstioCertificateService/CreateCertificate";
 
@@ -22,27 +23,10 @@ export interface CertificateResponseMessage {
   cert_chain: string[];
 }
 
-const STRUCT_PROTO = `syntax = "proto3";
-package google.protobuf;
-message Struct { map<string, Value> fields = 1; }
-message Value {
-  oneof kind {
-    NullValue null_value = 1;
-    double number_value = 2;
-    string string_value = 3;
-    bool bool_value = 4;
-    Struct struct_value = 5;
-    ListValue list_value = 6;
-  }
-}
-enum NullValue { NULL_VALUE = 0; }
-message ListValue { repeated Value values = 1; }
-`;
 
 function loadRoot(): protobuf.Root {
   const r = new protobuf.Root();
-  protobuf.parse(STRUCT_PROTO, r, { keepCase: true });
-  r.files.push("google/protobuf/struct.proto"); // already defined: the import must not load the bundled copy
+  addSnakeCaseStruct(r);
   r.loadSync(fileURLToPath(new URL("./ca.proto", import.meta.url)), { keepCase: true });
   r.resolveAll();
   return r;

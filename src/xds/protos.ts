@@ -14,6 +14,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { checkMessage } from "./proto-check.ts";
+import { addSnakeCaseStruct } from "./struct-proto.ts";
 import type { EnvoyDescriptor } from "./envoy-descriptor.ts";
 
 export const ROOT_FILES: readonly string[] = [
@@ -46,27 +47,6 @@ function includeDirs(): string[] {
   dirs.push(dirname(dirname(dirname(require.resolve("protobufjs/google/protobuf/descriptor.proto")))));
   return dirs;
 }
-
-// protobufjs bundles google/protobuf/struct.proto with camelCase field names (stringValue),
-// which would break the snake_case object form. The same schema (same field numbers, so the
-// same wire format) is declared here and registered before anything imports it.
-const STRUCT_PROTO = `
-syntax = "proto3";
-package google.protobuf;
-message Struct { map<string, Value> fields = 1; }
-message Value {
-  oneof kind {
-    NullValue null_value = 1;
-    double number_value = 2;
-    string string_value = 3;
-    bool bool_value = 4;
-    Struct struct_value = 5;
-    ListValue list_value = 6;
-  }
-}
-enum NullValue { NULL_VALUE = 0; }
-message ListValue { repeated Value values = 1; }
-`;
 
 let loaded: protobuf.Root | undefined;
 
@@ -112,8 +92,7 @@ export function parseEnvoyProtos(): protobuf.Root {
     }
     return target; // bundled google/protobuf/* files, or a clear ENOENT from loadSync
   };
-  protobuf.parse(STRUCT_PROTO, root, { keepCase: true });
-  root.files.push("google/protobuf/struct.proto"); // marks it loaded: imports skip the bundled copy
+  addSnakeCaseStruct(root);
   root.loadSync([...ROOT_FILES], { keepCase: true });
   root.resolveAll();
   return root;
