@@ -1,6 +1,7 @@
 // CDS: outbound clusters (per service port and per DestinationRule subset) and, for a
 // sidecar, inbound clusters to the application it fronts. Names and defaults are Istio's.
-import type { Cluster } from "../xds/envoy-types.ts";
+import type { Cluster, HttpProtocolOptionsAny } from "../xds/envoy-types.ts";
+import { protocolForPort } from "../registry/protocol.ts";
 import type { ProxyNode, WorkloadPort } from "../xds/node.ts";
 import { num, obj, str, type Obj } from "../registry/read-spec.ts";
 import type { TrafficPolicy } from "./destination-rules.ts";
@@ -30,20 +31,32 @@ export function outboundClusterViewKey(v: OutboundClusterProxyView): string {
   return JSON.stringify([v.type, v.namespace]);
 }
 
-/** What inbound CDS reads of the proxy: its type, where its application listens, its ports. */
+/** What inbound CDS reads of the proxy: its type, where its application listens, its ports (name and protocol pick HTTP/2). */
 export interface InboundClusterProxyView {
   type: ProxyNode["type"];
   appAddress: string;
-  ports: readonly Pick<WorkloadPort, "containerPort">[];
+  ports: readonly Pick<WorkloadPort, "containerPort" | "name" | "protocol">[];
 }
 
 export function inboundClusterView(p: ProxyNode): InboundClusterProxyView {
-  return { type: p.type, appAddress: p.appAddress, ports: p.ports.map((wp) => ({ containerPort: wp.containerPort })) };
+  return { type: p.type, appAddress: p.appAddress, ports: p.ports.map((wp) => ({ containerPort: wp.containerPort, name: wp.name, protocol: wp.protocol })) };
 }
 
 /** The whole view as a string: proxies with equal keys get equal inbound clusters. */
 export function inboundClusterViewKey(v: InboundClusterProxyView): string {
-  return JSON.stringify([v.type, v.appAddress, v.ports.map((wp) => wp.containerPort)]);
+  return JSON.stringify([v.type, v.appAddress, v.ports.map((wp) => [wp.containerPort, wp.name, wp.protocol ?? ""])]);
+}
+
+/** Envoy's upstream protocol option, as Istio sets it for GRPC and HTTP2 ports: talk HTTP/2 to the endpoints. */
+export const HTTP2_PROTOCOL_OPTIONS: { [name: string]: HttpProtocolOptionsAny } = {
+  "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+    "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+    explicit_http_config: { http2_protocol_options: {} },
+  },
+};
+
+function speaksHttp2(protocol: string): boolean {
+  return protocol === "GRPC" || protocol === "HTTP2";
 }
 
 function lbPolicy(lb: Obj | undefined): NonNullable<Cluster["lb_policy"]> {
@@ -149,6 +162,7 @@ function outboundCluster(input: ViewInput<OutboundClusterProxyView>, plan: Clust
     if (plan.rule) warnAbout(warnings, plan.rule.rule, "spec.trafficPolicy.loadBalancer", `proxyless gRPC clients support only ROUND_ROBIN; ${c.lb_policy} is replaced by ROUND_ROBIN for them`);
     c.lb_policy = "ROUND_ROBIN";
   }
+  if (!grpc && speaksHttp2(plan.port.protocol)) c.typed_extension_protocol_options = HTTP2_PROTOCOL_OPTIONS;
   c.metadata = clusterMetadata(plan);
   return c;
 }
@@ -172,6 +186,8 @@ export function inboundClusters(p: InboundClusterProxyView): Cluster[] {
         endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: p.appAddress, port_value: wp.containerPort } } }, health_status: "HEALTHY" }] }],
       },
       circuit_breakers: { thresholds: [{ max_connections: { value: UNLIMITED }, max_pending_requests: { value: UNLIMITED }, max_requests: { value: UNLIMITED }, max_retries: { value: UNLIMITED } }] },
+      // The workload port's protocol (explicit, else from its name as Istio reads port names).
+      ...(speaksHttp2(protocolForPort({ port: wp.containerPort, name: wp.name, appProtocol: wp.protocol })) ? { typed_extension_protocol_options: HTTP2_PROTOCOL_OPTIONS } : {}),
     });
   }
   return out;

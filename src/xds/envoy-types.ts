@@ -210,6 +210,14 @@ export interface Cluster {
   common_lb_config?: { healthy_panic_threshold?: { value: number } };
   metadata?: Metadata;
   alt_stat_name?: string;
+  /** Keyed by extension name; Mizzen uses envoy.extensions.upstreams.http.v3.HttpProtocolOptions (upstream HTTP/2 for gRPC ports). */
+  typed_extension_protocol_options?: Record<string, HttpProtocolOptionsAny>;
+}
+
+/** envoy.extensions.upstreams.http.v3.HttpProtocolOptions as an Any. */
+export interface HttpProtocolOptionsAny {
+  "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+  explicit_http_config?: { http_protocol_options?: Record<string, never>; http2_protocol_options?: Record<string, unknown> };
 }
 
 // ---- ClusterLoadAssignment (EDS) ----

@@ -32,6 +32,7 @@ export const ROOT_FILES: readonly string[] = [
   "envoy/extensions/transport_sockets/tls/v3/tls.proto",
   "envoy/extensions/access_loggers/file/v3/file.proto",
   "envoy/extensions/access_loggers/stream/v3/stream.proto",
+  "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
 ];
 
 /** Options for every decode into the object form envoy-types.ts describes. */

@@ -5,7 +5,8 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { CompiledCluster, CompiledRoute, EndpointAddress, MatchInput, RouteForward } from "../state/types.ts";
 import type { ClusterRuntime } from "../upstream/cluster-runtime.ts";
-import { Attempt, type AttemptFailure } from "../upstream/attempt.ts";
+import { Attempt, type AttemptFailure, type AttemptHandlers } from "../upstream/attempt.ts";
+import { H2Attempt } from "../upstream/h2-attempt.ts";
 import { backoffMs, retryOnFailure, retryOnResponse } from "../upstream/retry-decision.ts";
 import { endToEndHeaders } from "./proxy-headers.ts";
 import { applyHeaderOps } from "../state/compile-headers.ts";
@@ -14,6 +15,9 @@ import type { RequestLog } from "./request-log.ts";
 import { ProxyStats, STAT } from "../stats.ts";
 import type { RequestMirrors } from "./mirror.ts";
 import { addPeerHeaders, takePeerHeaders } from "../telemetry/peer-metadata.ts";
+
+// gRPC's status travels in trailers; an upstream's trailers-only answer carries it in its headers.
+const GRPC_STATUS_HEADERS = ["grpc-status", "grpc-message", "grpc-status-details-bin"];
 
 /** Bodies up to this size are buffered when the route may retry. */
 export const MAX_BUFFERED_BODY = 64 * 1024;
@@ -37,6 +41,8 @@ export interface ForwardInput {
 }
 
 function hasBody(req: IncomingMessage): boolean {
+  // HTTP/2 (gRPC) bodies need no length: the stream says whether one follows its headers.
+  if (req.httpVersionMajor === 2) return (req as unknown as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders !== true;
   const cl = req.headers["content-length"];
   if (cl !== undefined) return cl !== "0";
   return req.headers["transfer-encoding"] !== undefined;
@@ -55,7 +61,7 @@ export class ForwardExchange {
   private readonly path: string;
   private body: Buffer | IncomingMessage | undefined;
   private replayable = true;
-  private attempt: Attempt | undefined;
+  private attempt: Attempt | H2Attempt | undefined;
   private attemptStart = 0;
   private tries = 0;
   private tried: EndpointAddress[] | undefined;
@@ -159,10 +165,7 @@ export class ForwardExchange {
     };
     this.releaseTry = release;
     this.attemptStart = Date.now();
-    const attempt = new Attempt(
-      { endpoint: ep, method: this.f.req.method ?? "GET", path: this.path, headers: this.f.headers, agent: runtime.agent, connectTimeoutMs: cluster.connectTimeoutMs, body: this.body,
-        maxRequestsPerConnection: cluster.maxRequestsPerConnection, onWaitEnd: admit.waiting ? () => runtime.endWait() : undefined },
-      {
+    const handlers: AttemptHandlers = {
         onResponse: (r) => {
           release();
           runtime.outlier?.reportStatus(ep.key, r.statusCode ?? 502);
@@ -175,8 +178,15 @@ export class ForwardExchange {
           runtime.outlier?.reportLocalFailure(ep.key);
           this.onFailure(kind, detail);
         },
-      },
-    );
+    };
+    const onWaitEnd = admit.waiting ? () => runtime.endWait() : undefined;
+    const method = this.f.req.method ?? "GET";
+    // HTTP/2 when the cluster says so, or when it says nothing and the request is gRPC over
+    // HTTP/2 (a real gRPC client; an HTTP/1.1 "gRPC" request keeps HTTP/1.1, as the downstream).
+    const attempt: Attempt | H2Attempt = cluster.http2 === true || (cluster.http2 === undefined && log.grpc && this.f.req.httpVersionMajor === 2)
+      ? new H2Attempt({ endpoint: ep, method, path: this.path, headers: this.f.headers, pool: runtime.h2, connectTimeoutMs: cluster.connectTimeoutMs, body: this.body, onWaitEnd }, handlers)
+      : new Attempt({ endpoint: ep, method, path: this.path, headers: this.f.headers, agent: runtime.agent, connectTimeoutMs: cluster.connectTimeoutMs, body: this.body,
+        maxRequestsPerConnection: cluster.maxRequestsPerConnection, onWaitEnd }, handlers);
     this.attempt = attempt;
     if (retry && retry.perTryTimeoutMs > 0) {
       this.tryTimer = setTimeout(() => {
@@ -244,7 +254,7 @@ export class ForwardExchange {
     this.fail(REPLY.timeout);
   }
 
-  private onResponse(attempt: Attempt, r: IncomingMessage): void {
+  private onResponse(attempt: Attempt | H2Attempt, r: IncomingMessage): void {
     clearTimeout(this.tryTimer);
     this.attempt = undefined;
     this.endRetry();
@@ -264,7 +274,7 @@ export class ForwardExchange {
     this.deliver(attempt, r);
   }
 
-  private deliver(attempt: Attempt, r: IncomingMessage): void {
+  private deliver(attempt: Attempt | H2Attempt, r: IncomingMessage): void {
     const { res, log, route, runtime } = this.f;
     clearTimeout(this.routeTimer);
     const status = r.statusCode ?? 502;
@@ -283,6 +293,17 @@ export class ForwardExchange {
     log.upstreamServiceTime = serviceTime;
     log.upstreamLocal = r.socket?.localAddress ? `${r.socket.localAddress}:${r.socket.localPort}` : "-";
     this.upstreamRes = r;
+    const trailers: OutgoingHttpHeaders = {};
+    if (headers["grpc-status"] !== undefined && this.f.req.httpVersionMajor === 2) {
+      for (const k of GRPC_STATUS_HEADERS) if (headers[k] !== undefined) {
+        trailers[k] = headers[k];
+        delete headers[k];
+      }
+    }
+    r.on("trailers", (t: IncomingMessage["headers"]) => Object.assign(trailers, endToEndHeaders(t)));
+    r.once("end", () => {
+      if (Object.keys(trailers).length > 0) res.addTrailers(trailers);
+    });
     res.writeHead(status, headers);
     r.on("data", (c: Buffer) => {
       log.bytesSent += c.length;

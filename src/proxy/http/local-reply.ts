@@ -19,6 +19,18 @@ export const REPLY = {
   badTarget: { status: 400, flag: "-", details: "invalid_request_target", body: "bad request: the request target must be a path or an absolute http:// URI" },
 } as const satisfies Record<string, LocalReply>;
 
+/** Envoy's (and gRPC's) mapping of an HTTP status without grpc-status to a gRPC code. */
+export function grpcStatusOf(httpStatus: number): number {
+  switch (httpStatus) {
+    case 400: return 13; // INTERNAL
+    case 401: return 16; // UNAUTHENTICATED
+    case 403: return 7; // PERMISSION_DENIED
+    case 404: return 12; // UNIMPLEMENTED
+    case 429: case 502: case 503: case 504: return 14; // UNAVAILABLE
+    default: return 2; // UNKNOWN
+  }
+}
+
 /** Writes a local reply (text/plain) unless the response already started; records it. */
 export function sendLocalReply(res: ServerResponse, log: RequestLog, reply: LocalReply, extraHeaders?: Record<string, string>): void {
   log.status = reply.status;
@@ -29,10 +41,38 @@ export function sendLocalReply(res: ServerResponse, log: RequestLog, reply: Loca
     res.destroy();
     return;
   }
+  if (log.grpc) {
+    sendGrpcLocalReply(res, log, reply, extraHeaders);
+    return;
+  }
   const body = Buffer.from(reply.body);
   const headers: Record<string, string | number> = { "content-type": "text/plain", "content-length": body.length, ...extraHeaders };
   if (log.replyPeer) addPeerHeaders(headers, log.replyPeer);
   res.writeHead(reply.status, headers);
   log.bytesSent = body.length;
   res.end(body);
+}
+
+/**
+ * As Envoy answers a gRPC request it cannot forward: HTTP 200, trailers-only, the status
+ * mapped from the HTTP one and the reply text as grpc-message (the flag stays in the log).
+ */
+function sendGrpcLocalReply(res: ServerResponse, log: RequestLog, reply: LocalReply, extraHeaders: Record<string, string> | undefined): void {
+  const headers: Record<string, string | number> = {
+    "content-type": "application/grpc",
+    "grpc-status": String(grpcStatusOf(reply.status)),
+    "grpc-message": encodeURIComponent(reply.body || reply.details),
+    ...extraHeaders,
+  };
+  if (log.replyPeer) addPeerHeaders(headers, log.replyPeer);
+  log.status = 200;
+  log.bytesSent = 0;
+  // HTTP/2: one HEADERS frame with END_STREAM, what gRPC calls "trailers-only".
+  const stream = (res as unknown as { stream?: { respond(h: Record<string, string | number>, o: { endStream: boolean }): void; headersSent: boolean } }).stream;
+  if (stream && !stream.headersSent) {
+    stream.respond({ ":status": 200, ...headers }, { endStream: true });
+    return;
+  }
+  res.writeHead(200, { ...headers, "content-length": 0 });
+  res.end();
 }

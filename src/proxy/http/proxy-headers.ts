@@ -18,12 +18,12 @@ function connectionListed(headers: IncomingHttpHeaders): Set<string> | undefined
   return names.size ? names : undefined;
 }
 
-/** A copy of the headers without hop-by-hop ones. */
+/** A copy of the headers without hop-by-hop ones (nor HTTP/2 pseudo-headers such as ":path"). */
 export function endToEndHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const listed = connectionListed(headers);
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || (listed && listed.has(name))) continue;
+    if (HOP_BY_HOP.has(name) || (listed && listed.has(name)) || name.charCodeAt(0) === 58) continue;
     out[name] = headers[name];
   }
   return out;

@@ -82,10 +82,11 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
   const log = new RequestLog();
   const headers = req.headers;
   log.method = req.method ?? "-";
-  log.protocol = `HTTP/${req.httpVersion}`;
+  log.protocol = req.httpVersionMajor === 2 ? "HTTP/2" : `HTTP/${req.httpVersion}`;
   log.downstreamLocal = hostPort(sock.localAddress, sock.localPort);
   log.downstreamRemote = hostPort(sock.remoteAddress, sock.remotePort);
   log.userAgent = headers["user-agent"];
+  log.grpc = headers["content-type"]?.startsWith("application/grpc") === true;
   // Peer metadata never reaches the application; an inbound listener answers with its own.
   log.downstreamPeer = takePeerHeaders(headers);
   const telemetry = ctx.telemetry;

@@ -29,6 +29,8 @@ export class RequestLog {
   /** The proxy itself cut the downstream connection (so it is not a downstream disconnect). */
   endedByProxy = false;
   userAgent: string | undefined;
+  /** A gRPC request (content-type application/grpc*): local replies answer with grpc-status. */
+  grpc = false;
   /** Peer metadata (x-envoy-peer-metadata) the downstream sent with the request, and the upstream with its response. */
   downstreamPeer: string | undefined;
   upstreamPeer: string | undefined;

@@ -2,6 +2,7 @@
 // snapshots, and drains removed ones (stop accepting, let in-flight requests finish, then
 // close what is left). Bind failures are logged and reported, never thrown.
 import http from "node:http";
+import http2 from "node:http2";
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import type { CompiledListener, Snapshot } from "../state/types.ts";
@@ -9,6 +10,7 @@ import { handleRequest, type HttpContext } from "../http/request-handler.ts";
 import { rejectedStat, STAT } from "../stats.ts";
 import { handleConnect, rawReply, type TunnelHost } from "./connect-tunnel.ts";
 import { tunnelAuthority } from "../http/tunnel-authority.ts";
+import { adoptSession, downstreamSocket, installH2cSniff } from "./h2c-sniff.ts";
 
 /** Envoy's default max_request_headers_kb is 60. */
 export const DEFAULT_MAX_HEADER_BYTES = 60 * 1024;
@@ -38,6 +40,8 @@ interface Bound {
   ready: Promise<void>;
   /** CONNECT tunnels not (or no longer) tracked by the HTTP server. */
   rawSockets: Set<Socket>;
+  /** HTTP/2 (h2c) downstream sessions; drain sends them GOAWAY. */
+  h2Sessions: Set<http2.ServerHttp2Session>;
 }
 
 const CONNECT_INBOUND_BODY = "CONNECT is only served on the sidecar's outbound (HTTP_PROXY) listener\n";
@@ -98,6 +102,9 @@ export class ListenerManager {
       keepAliveTimeout: 60_000,
     });
     server.maxHeadersCount = 0; // counted per connection manager in the request handler
+    // gRPC clients dial HTTP/2 with prior knowledge: same port, told apart by the preface.
+    const h2 = http2.createServer({ maxSessionMemory: 64 });
+    installH2cSniff(server, h2);
     const b: Bound = {
       name: l.name,
       listener: l,
@@ -105,19 +112,35 @@ export class ListenerManager {
       status: { name: l.name, address: l.host, port: l.port, state: "binding" },
       ready: Promise.resolve(),
       rawSockets: new Set(),
+      h2Sessions: new Set(),
     };
     const tunnelHost: TunnelHost = { server, listenerName: l.name, ctx, rawSockets: b.rawSockets };
-    server.on("request", (req, res) => {
+    h2.on("session", (session: http2.ServerHttp2Session) => {
+      adoptSession(session);
+      b.h2Sessions.add(session);
+      session.once("close", () => b.h2Sessions.delete(session));
+      session.on("error", (err) => logger.debug({ listener: l.name, err: err.message }, "downstream HTTP/2 session error"));
+    });
+    h2.on("request", (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+      // The route table reads the authority from Host; HTTP/2 carries it in :authority.
+      if (req.headers.host === undefined && typeof req.headers[":authority"] === "string") req.headers.host = req.headers[":authority"];
+      // Addresses, ports and a CONNECT authority live on the accepted socket.
+      const real = downstreamSocket(req.stream.session!);
+      if (real) Object.defineProperty(req, "socket", { value: real });
+      onRequest(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
+    });
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       try {
         handleRequest(ctx, b.name, b.listener, req, res);
       } catch (err) {
         // A bug must cost one request, never the process.
         logger.error({ listener: l.name, err: (err as Error).stack }, "request handling failed");
         ctx.stats.inc(rejectedStat("internal_error"));
-        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain", connection: "close" });
+        if (!res.headersSent) res.writeHead(500, req.httpVersionMajor === 2 ? { "content-type": "text/plain" } : { "content-type": "text/plain", connection: "close" });
         res.end("internal proxy error\n");
       }
-    });
+    };
+    server.on("request", onRequest);
     // A CONNECT tunnel carrying HTTP comes back here as a connection; it is not counted twice.
     server.on("connection", (socket: Socket) => {
       if (tunnelAuthority(socket) === undefined) ctx.stats.inc(STAT.cxTotal);
@@ -175,12 +198,14 @@ export class ListenerManager {
       return;
     }
     b.status.state = "draining";
+    for (const s of b.h2Sessions) s.close();
     const drainMs = this.opts.drainMs ?? DEFAULT_DRAIN_MS;
     const p = new Promise<void>((resolve) => {
       const idle = setInterval(() => b.server.closeIdleConnections(), 200);
       const hard = setTimeout(() => {
         b.server.closeAllConnections();
         for (const s of b.rawSockets) s.destroy();
+        for (const s of b.h2Sessions) s.destroy();
       }, drainMs);
       b.server.close(() => {
         clearInterval(idle);

@@ -102,6 +102,18 @@ export function compileOutlierDetection(c: Cluster, field: string): OutlierDetec
   return { ...cfg, key: JSON.stringify(cfg) };
 }
 
+/** Envoy's upstream HttpProtocolOptions (typed_extension_protocol_options). */
+export const HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+function upstreamHttp2(c: Cluster): boolean | undefined {
+  const o = c.typed_extension_protocol_options?.[HTTP_PROTOCOL_OPTIONS];
+  const explicit = o?.explicit_http_config;
+  if (!explicit) return undefined;
+  if (explicit.http2_protocol_options) return true;
+  if (explicit.http_protocol_options) return false;
+  return undefined;
+}
+
 export function compileCluster(c: Cluster): CompiledCluster {
   const field = `cluster "${c?.name}"`;
   if (!c?.name) throw new ConfigInvalid("cluster.name", "cluster needs a name");
@@ -122,6 +134,7 @@ export function compileCluster(c: Cluster): CompiledCluster {
     outlierDetection: compileOutlierDetection(c, field),
     idleTimeoutMs: durationMs(c.common_http_protocol_options?.idle_timeout, `${field}.common_http_protocol_options.idle_timeout`) ?? 0,
     istioService: clusterService(c.metadata),
+    http2: upstreamHttp2(c),
   };
 }
 

@@ -156,6 +156,8 @@ export interface CompiledCluster {
   idleTimeoutMs: number;
   /** filter_metadata.istio.services[0]: the destination_service of Istio's metrics; undefined when absent. */
   istioService: { host: string; name: string; namespace: string } | undefined;
+  /** Upstream protocol from HttpProtocolOptions: true = HTTP/2, false = HTTP/1.1, undefined = not said (gRPC requests then use HTTP/2). */
+  http2: boolean | undefined;
 }
 
 export type LbPolicy = "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM";

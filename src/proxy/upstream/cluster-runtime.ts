@@ -7,6 +7,7 @@ import type { CompiledCluster, EndpointAddress, LbPolicy, Snapshot } from "../st
 import { sameEndpoints, type Balancer } from "./balancer.ts";
 import { createBalancer } from "./load-balancer.ts";
 import { OutlierDetector } from "./outlier-detector.ts";
+import { H2Pool } from "./h2-pool.ts";
 
 export class HostStats {
   rqTotal = 0;
@@ -30,6 +31,8 @@ export class ClusterOverflow {
 export class ClusterRuntime {
   readonly name: string;
   readonly agent: http.Agent;
+  /** HTTP/2 sessions (gRPC and http2_protocol_options clusters), one per endpoint. */
+  readonly h2: H2Pool;
   inflight = 0;
   removed = false;
   rqTotal = 0;
@@ -58,6 +61,7 @@ export class ClusterRuntime {
     // Connections leave from the pod's own address (Envoy's upstream_bind_config), so the
     // peer sees which workload is calling.
     this.agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo", ...(bindAddress ? { localAddress: bindAddress } : {}) });
+    this.h2 = new H2Pool(bindAddress);
   }
 
   host(key: string): HostStats {
@@ -201,14 +205,20 @@ export class ClusterRuntime {
 
   end(): void {
     this.inflight--;
-    if (this.removed && this.inflight === 0) this.agent.destroy();
+    if (this.removed && this.inflight === 0) {
+      this.agent.destroy();
+      this.h2.close();
+    }
   }
 
   /** The cluster left the configuration: stop timers; the pool closes once idle. */
   retire(): void {
     this.removed = true;
     this.outlier?.stop();
-    if (this.inflight === 0) this.agent.destroy();
+    if (this.inflight === 0) {
+      this.agent.destroy();
+      this.h2.close();
+    }
   }
 }
 
@@ -256,6 +266,7 @@ export class ClusterRuntimes {
     for (const rt of this.byName.values()) {
       rt.outlier?.stop();
       rt.agent.destroy();
+      rt.h2.close();
     }
     this.byName.clear();
   }
