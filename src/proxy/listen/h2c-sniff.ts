@@ -71,6 +71,7 @@ export function installH2cSniff(server: http.Server, h2: http2.Http2Server): voi
     const decide = (first: Buffer): void => {
       socket.setTimeout(0);
       socket.off("timeout", onSilent);
+      socket.off("end", onSilent);
       socket.pause();
       if (looksLikeH2Preface(first)) {
         handingOver = socket;
@@ -90,6 +91,9 @@ export function installH2cSniff(server: http.Server, h2: http2.Http2Server): voi
     };
     socket.setTimeout(FIRST_BYTE_TIMEOUT_MS);
     socket.on("timeout", onSilent);
+    // The HTTP server allows half-open sockets; a peer that closes before sending a byte must
+    // not leave ours open (CLOSE-WAIT) until the timeout, holding up drain and shutdown.
+    socket.once("end", onSilent);
     socket.once("data", decide);
     socket.on("error", () => socket.destroy());
   });
