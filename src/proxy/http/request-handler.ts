@@ -102,7 +102,7 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
     stats.inc(codeClassStat(log.status));
     if (log.flags) for (const f of log.flags.split(",")) stats.inc(flagStat(f));
     if (hcm.accessLog) writeAccessLogs(hcm.accessLog.loggers, log, headers, ctx.accessLog);
-    if (telemetry) telemetry.record(listener.inbound, snap.clusters.get(log.upstreamCluster), log, headers["content-type"]);
+    if (telemetry) telemetry.record(listener.inbound, snap.clusters.get(log.upstreamCluster), log);
   });
 
   // Inside a CONNECT tunnel a request without Host is for the tunnel's authority.
@@ -132,7 +132,7 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
     }
     dispatchRoute(ctx, snap, listener, req, res, log, input, route, cors?.headers);
   };
-  if (fault) runFault(fault, req, res, log, random, proceed);
+  if (fault) runFault(fault, res, log, random, proceed);
   else proceed();
 }
 

@@ -76,10 +76,9 @@ export class IstioMetrics {
 
   /**
    * Records one finished request. `inbound`: the listener's direction; `cluster`: the cluster
-   * it was routed to (its Istio service metadata names the destination service), if any;
-   * `contentType`: the request's, to tell gRPC from HTTP.
+   * it was routed to (its Istio service metadata names the destination service), if any.
    */
-  record(inbound: boolean, cluster: CompiledCluster | undefined, log: RequestLog, contentType: string | undefined, end = Date.now()): void {
+  record(inbound: boolean, cluster: CompiledCluster | undefined, log: RequestLog, end = Date.now()): void {
     const peer = this.peer(inbound ? log.downstreamPeer : log.upstreamPeer);
     if (!peer) {
       this.dropped++;
@@ -98,7 +97,7 @@ export class IstioMetrics {
       prefix = { labels: this.prefixLabels(inbound, peer.info, svc), series: new Map() };
       byKey.set(serviceKey, prefix);
     }
-    const grpc = contentType !== undefined && contentType.startsWith("application/grpc");
+    const grpc = log.grpc;
     const seriesKey = `${log.status}|${log.flags}|${grpc ? "g" : "h"}`;
     let s = prefix.series.get(seriesKey);
     if (!s) {

@@ -5,7 +5,7 @@
 // for gRPC requests).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ConfigInvalid, durationMs } from "../../state/string-match.ts";
-import { sendLocalReply } from "../local-reply.ts";
+import { grpcStatusOf, sendLocalReply } from "../local-reply.ts";
 import { compileFraction, hits } from "./percent.ts";
 import type { RequestLog } from "../request-log.ts";
 
@@ -65,29 +65,12 @@ export function compileFault(cfg: Record<string, unknown> | undefined, field: st
   };
 }
 
-/** Envoy's mapping of an HTTP status to the gRPC status of a local reply. */
-export function grpcStatusForHttp(status: number): number {
-  switch (status) {
-    case 400: return 13; // INTERNAL
-    case 401: return 16; // UNAUTHENTICATED
-    case 403: return 7; // PERMISSION_DENIED
-    case 404: return 12; // UNIMPLEMENTED
-    case 429: case 502: case 503: case 504: return 14; // UNAVAILABLE
-    default: return 2; // UNKNOWN
-  }
-}
-
-export function isGrpcRequest(req: IncomingMessage): boolean {
-  const ct = req.headers["content-type"];
-  return typeof ct === "string" && ct.startsWith("application/grpc");
-}
-
 const ABORT_BODY = "fault filter abort";
 
 /** Answers an injected abort, flagged FI. */
-export function sendFaultAbort(req: IncomingMessage, res: ServerResponse, log: RequestLog, abort: FaultAbort): void {
-  if (isGrpcRequest(req)) {
-    const grpcStatus = abort.grpcStatus ?? grpcStatusForHttp(abort.httpStatus);
+export function sendFaultAbort(res: ServerResponse, log: RequestLog, abort: FaultAbort): void {
+  if (log.grpc) {
+    const grpcStatus = abort.grpcStatus ?? grpcStatusOf(abort.httpStatus);
     sendLocalReply(res, log, { status: 200, flag: "FI", details: "fault_filter_abort", body: "" }, {
       "content-type": "application/grpc",
       "grpc-status": String(grpcStatus),
@@ -102,10 +85,10 @@ export function sendFaultAbort(req: IncomingMessage, res: ServerResponse, log: R
  * Runs the fault filter for one request: maybe wait (DI), then maybe abort (FI); otherwise
  * calls `next`. A client that leaves during the delay cancels it (the handler logs DC).
  */
-export function runFault(fault: CompiledFault, req: IncomingMessage, res: ServerResponse, log: RequestLog, random: () => number, next: () => void): void {
+export function runFault(fault: CompiledFault, res: ServerResponse, log: RequestLog, random: () => number, next: () => void): void {
   const afterDelay = (): void => {
     const abort = fault.pickAbort(random);
-    if (abort) sendFaultAbort(req, res, log, abort);
+    if (abort) sendFaultAbort(res, log, abort);
     else next();
   };
   const ms = fault.pickDelay(random);

@@ -3,8 +3,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { compileFault, grpcStatusForHttp, runFault, FAULT_TYPE_URL } from "./fault.ts";
+import type { ServerResponse } from "node:http";
+import { compileFault, runFault, FAULT_TYPE_URL } from "./fault.ts";
+import { grpcStatusOf } from "../local-reply.ts";
 import { compileCorsPolicy, evaluateCors, CORS_POLICY_TYPE_URL } from "./cors.ts";
 import { compileRouteFilterConfigs } from "./http-filters.ts";
 import { RequestLog } from "../request-log.ts";
@@ -36,26 +37,26 @@ test("fault fractions: drawn against the injected random; 0% and 100% draw nothi
   const grpc = compileFault({ abort: { grpc_status: 14, percentage: { numerator: 100 } } }, "f")!;
   assert.deepEqual(grpc.pickAbort(never), { httpStatus: 200, grpcStatus: 14 });
   assert.equal(compileFault({ "@type": FAULT_TYPE_URL }, "f"), undefined, "the filter's own empty config injects nothing");
-  assert.equal(grpcStatusForHttp(503), 14);
-  assert.equal(grpcStatusForHttp(404), 12);
-  assert.equal(grpcStatusForHttp(500), 2);
+  assert.equal(grpcStatusOf(503), 14);
+  assert.equal(grpcStatusOf(404), 12);
+  assert.equal(grpcStatusOf(500), 2);
 });
 
-function fakeExchange(): { req: IncomingMessage; res: ServerResponse & EventEmitter; log: RequestLog } {
+function fakeExchange(): { res: ServerResponse & EventEmitter; log: RequestLog } {
   const res = Object.assign(new EventEmitter(), { destroyed: false, headersSent: false }) as unknown as ServerResponse & EventEmitter;
-  return { req: { headers: {} } as IncomingMessage, res, log: new RequestLog() };
+  return { res, log: new RequestLog() };
 }
 
 test("runFault: a missed delay continues at once; a hit waits, flags DI, then continues", async () => {
   const f = compileFault({ delay: { fixed_delay: { nanos: 20_000_000 }, percentage: { numerator: 50 } } }, "f")!;
   const a = fakeExchange();
   let went = 0;
-  runFault(f, a.req, a.res, a.log, sequence(0.9), () => went++);
+  runFault(f, a.res, a.log, sequence(0.9), () => went++);
   assert.equal(went, 1);
   assert.equal(a.log.flags, "");
 
   const b = fakeExchange();
-  const done = new Promise<void>((resolve) => runFault(f, b.req, b.res, b.log, sequence(0.1), resolve));
+  const done = new Promise<void>((resolve) => runFault(f, b.res, b.log, sequence(0.1), resolve));
   assert.equal(b.log.flags, "DI");
   await done;
 });
@@ -64,7 +65,7 @@ test("runFault: a client that leaves during the delay cancels the request", asyn
   const f = compileFault({ delay: { fixed_delay: { nanos: 30_000_000 }, percentage: { numerator: 100 } } }, "f")!;
   const x = fakeExchange();
   let went = false;
-  runFault(f, x.req, x.res, x.log, never, () => (went = true));
+  runFault(f, x.res, x.log, never, () => (went = true));
   x.res.emit("close");
   await new Promise((r) => setTimeout(r, 60));
   assert.equal(went, false);
