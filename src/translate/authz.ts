@@ -1,0 +1,115 @@
+// AuthorizationPolicy -> the RBAC HTTP filters of one workload's inbound HTTP connection
+// manager, as Istio's authz builder makes them for a sidecar:
+//  - which policies apply: those in the workload's namespace and those in the root namespace
+//    (mesh-wide), whose selector matches the workload's labels (no selector: all workloads);
+//    policies with targetRef(s) are for gateways and waypoints and are ignored here;
+//  - one filter per action, in Istio's order AUDIT (RBAC LOG), DENY, ALLOW, so a DENY decides
+//    before any ALLOW and an AUDIT only records;
+//  - one RBAC policy per rule, named ns[<ns>]-policy[<name>]-rule[<i>]; a policy without rules
+//    gets one policy that never matches (ALLOW: allow nothing; DENY: deny nothing);
+//  - policies annotated istio.io/dry-run: "true" go to shadow_rules: evaluated, never enforced.
+// No policy for the workload: no filter, every request is allowed.
+import type { ConfigObject } from "../api/types.ts";
+import type { HttpConnectionManager } from "../xds/envoy-types.ts";
+import { labelsMatch, obj, str, strMap, arr } from "../registry/read-spec.ts";
+import { warnAbout, type WarningSink } from "./input.ts";
+import { MATCH_NEVER, ruleToPolicy } from "./authz-rule.ts";
+import { RBAC_FILTER_NAME, RBAC_TYPE_URL, type HttpRbacAny, type RbacAction, type RbacRules } from "./authz-types.ts";
+
+export type HttpFilter = HttpConnectionManager["http_filters"][number];
+
+export interface AuthzWorkload {
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
+}
+
+export interface AuthzOptions {
+  /** Istio's root namespace (meshConfig.rootNamespace, "istio-system" by default). */
+  rootNamespace: string;
+  /** The mesh's trust domain; principals in "cluster.local" are rewritten to it. */
+  trustDomain: string;
+  /** Receives a warning for each rule Istio would skip (it then allows less or denies more). */
+  warnings?: WarningSink;
+}
+
+const DRY_RUN = "istio.io/dry-run";
+/** Istio's stat prefixes for dry-run results, also the keys of their dynamic metadata. */
+const SHADOW_PREFIX: Record<RbacAction, string> = { ALLOW: "istio_dry_run_allow_", DENY: "istio_dry_run_deny_", LOG: "" };
+/** Istio's AUDIT is Envoy's LOG; CUSTOM is refused by validation and never reaches here. */
+const ACTIONS: readonly { istio: string; envoy: RbacAction }[] = [
+  { istio: "AUDIT", envoy: "LOG" },
+  { istio: "DENY", envoy: "DENY" },
+  { istio: "ALLOW", envoy: "ALLOW" },
+];
+
+/** Istio's name for the RBAC policy of rule `i` of a policy. */
+export function rbacPolicyName(namespace: string, name: string, i: number): string {
+  return `ns[${namespace}]-policy[${name}]-rule[${i}]`;
+}
+
+function applies(o: ConfigObject, workload: AuthzWorkload, rootNamespace: string): boolean {
+  if (o.kind !== "AuthorizationPolicy") return false;
+  const spec = o.spec ?? {};
+  if (spec.targetRef !== undefined || spec.targetRefs !== undefined) return false;
+  const ns = o.metadata.namespace;
+  if (ns !== workload.namespace && ns !== rootNamespace) return false;
+  const selector = strMap(obj(spec.selector)?.matchLabels);
+  return labelsMatch(selector, workload.labels as Record<string, string>);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isDryRun(o: ConfigObject): boolean {
+  return o.metadata.annotations?.[DRY_RUN]?.toLowerCase() === "true";
+}
+
+function build(policies: ConfigObject[], action: RbacAction, opts: AuthzOptions): HttpRbacAny {
+  const enforce: RbacRules = { action, policies: {} };
+  const shadow: RbacRules = { action, policies: {} };
+  let hasEnforce = false;
+  let hasShadow = false;
+  for (const p of policies) {
+    const target = isDryRun(p) ? shadow : enforce;
+    if (target === shadow) hasShadow = true;
+    else hasEnforce = true;
+    const { namespace, name } = p.metadata;
+    const rules = arr(p.spec?.rules);
+    if (rules.length === 0) target.policies[rbacPolicyName(namespace, name, 0)] = MATCH_NEVER;
+    rules.forEach((rule, i) => {
+      const made = ruleToPolicy(rule, { action, namespace, trustDomain: opts.trustDomain });
+      if ("dropped" in made) {
+        const effect = action === "ALLOW" ? "; the policy allows less until it is fixed" : "";
+        warnAbout(opts.warnings, p, `spec.rules[${i}]`, `rule skipped: ${made.dropped}${effect}`);
+        return;
+      }
+      target.policies[rbacPolicyName(namespace, name, i)] = made;
+    });
+  }
+  const out: HttpRbacAny = { "@type": RBAC_TYPE_URL };
+  if (hasEnforce) out.rules = enforce;
+  if (hasShadow) {
+    out.shadow_rules = shadow;
+    if (SHADOW_PREFIX[action]) out.shadow_rules_stat_prefix = SHADOW_PREFIX[action];
+  }
+  return out;
+}
+
+/**
+ * The RBAC HTTP filters for a workload, to put before the router (and after the JWT filter,
+ * whose metadata they read). `policies` may be every config object of the mesh; only the
+ * AuthorizationPolicies that apply to the workload are used.
+ */
+export function authorizationFilters(policies: readonly ConfigObject[], workload: AuthzWorkload, opts: AuthzOptions): HttpFilter[] {
+  const mine = policies
+    .filter((o) => applies(o, workload, opts.rootNamespace))
+    .sort((a, b) => compare(a.metadata.namespace, b.metadata.namespace) || compare(a.metadata.name, b.metadata.name));
+  const filters: HttpFilter[] = [];
+  for (const { istio, envoy } of ACTIONS) {
+    const group = mine.filter((o) => (str(o.spec?.action) ?? "ALLOW") === istio);
+    if (group.length === 0) continue;
+    filters.push({ name: RBAC_FILTER_NAME, typed_config: build(group, envoy, opts) as unknown as HttpFilter["typed_config"] });
+  }
+  return filters;
+}
