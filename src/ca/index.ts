@@ -7,3 +7,4 @@ export { BootstrapTokens, type BootstrapTokensOptions } from "./tokens.ts";
 export { CertificateService, startCaServer, bearerToken, type CaServer, type CaStats, type CertificateServiceOptions, type TokenVerifier } from "./service.ts";
 export { certificateServiceDefinition, CREATE_CERTIFICATE_PATH } from "./proto.ts";
 export { requestCertificate, type CertificateRequestOptions } from "./client.ts";
+export { issueServingCertificate, CONTROL_PLANE_SERVER_NAME, type ServingCertificate } from "./serving-cert.ts";

@@ -16,7 +16,7 @@
 // Tokens do not expire on their own (a workload re-presents its token at every rotation);
 // `revoke` / `revokeIdentity` end them.
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { CaError } from "./errors.ts";
 import { formatSpiffeId, parseSpiffeId, type WorkloadIdentity } from "./identity.ts";
 
@@ -72,7 +72,7 @@ export class BootstrapTokens {
   verify(token: string | undefined): WorkloadIdentity {
     if (token === undefined || token === "") throw tokenError("missing_token", "no bootstrap token was presented (send `authorization: Bearer <token>` with the token the runner gave this workload)");
     if (!TOKEN_SHAPE.test(token)) throw tokenError("bad_token", "the bootstrap token is malformed (expected mzt1.<43 base64url characters>)");
-    const rec = this.#byHash.get(hashToken(token));
+    const rec = this.#byHash.get(hashToken(token)) ?? this.#reloadIfChanged()?.get(hashToken(token));
     if (!rec) throw tokenError("unknown_token", "the bootstrap token is not known to this control plane (revoked, or issued by another one); ask the runner for a new token");
     return rec.identity;
   }
@@ -96,7 +96,26 @@ export class BootstrapTokens {
     return this.#byHash.size;
   }
 
+  /**
+   * Tokens issued by another process into the same file (`mizzen token issue`, or a runner
+   * that started after this control plane) become known without a restart.
+   */
+  #reloadIfChanged(): Map<string, TokenRecord> | undefined {
+    if (!this.#file || !existsSync(this.#file)) return undefined;
+    const mtime = statSync(this.#file).mtimeMs;
+    if (mtime === this.#loadedMtime) return undefined;
+    try {
+      this.#load(this.#file);
+    } catch {
+      return undefined; // a half-written or broken file: keep what we know
+    }
+    return this.#byHash;
+  }
+
+  #loadedMtime = 0;
+
   #load(file: string): void {
+    this.#loadedMtime = statSync(file).mtimeMs;
     let parsed: StoreFile;
     try {
       parsed = JSON.parse(readFileSync(file, "utf8")) as StoreFile;
@@ -130,5 +149,6 @@ export class BootstrapTokens {
     writeFileSync(tmp, `${JSON.stringify(body, null, 1)}\n`, { mode: 0o600 });
     chmodSync(tmp, 0o600);
     renameSync(tmp, this.#file);
+    this.#loadedMtime = statSync(this.#file).mtimeMs;
   }
 }

@@ -36,3 +36,13 @@ export function parsePorts(flag: string, value: string): { name: string; contain
     return { name: m[1] ?? "", containerPort: port, protocol: "TCP" };
   });
 }
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** "90s", "15m", "24h", "2d" (or a bare number of seconds) -> whole seconds. */
+export function parseDurationSeconds(flag: string, value: string): number {
+  const m = /^(\d+)([smhd]?)$/.exec(value.trim());
+  const seconds = m ? Number(m[1]) * DURATION_UNITS[m[2] || "s"]! : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds <= 0) throw new UserError(`${flag} "${value}" is not a duration; write it like 90s, 15m, 24h or 2d`);
+  return seconds;
+}

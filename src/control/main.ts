@@ -14,10 +14,18 @@ import { silentLogger } from "../log/logger.ts";
 import { UserError } from "../cli/user-error.ts";
 import { existsSync, statSync } from "node:fs";
 import { setLogger } from "@grpc/grpc-js";
+import { setupSecurity, type ControlSecurity, type SecurityOptions } from "./security.ts";
+import { JwksCache } from "./jwks-cache.ts";
+import { jwksSourcesInUse } from "../translate/jwt.ts";
 
 export interface ControlOptions {
   configDir: string;
-  xds: { host: string; port: number };
+  /** Plaintext xDS without authentication: development and tests only. */
+  xds?: { host: string; port: number };
+  /** xDS and the CA over TLS (Istio's 15012); needs `security`. */
+  secureXds?: { host: string; port: number };
+  /** The CA and token store; absent = no CA, plaintext xDS only. */
+  security?: Omit<SecurityOptions, "allowAnonymousAds" | "logger" | "trustDomain"> & { trustDomain?: string };
   debug: { host: string; port: number };
   accessLog: boolean;
   rootNamespace?: string;
@@ -27,7 +35,11 @@ export interface ControlOptions {
 }
 
 export interface ControlPlane {
+  /** The plaintext port (0 when not served). */
   xdsPort: number;
+  /** The TLS port (0 when not served). */
+  secureXdsPort: number;
+  security: ControlSecurity | undefined;
   debugPort: number;
   close(): Promise<void>;
 }
@@ -41,9 +53,27 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
   if (!existsSync(opts.configDir) || !statSync(opts.configDir).isDirectory()) {
     throw new UserError(`config directory ${opts.configDir} does not exist; pass the folder holding your Istio YAML with --config DIR`);
   }
+  if (!opts.xds && !opts.secureXds) throw new UserError("the control plane needs somewhere to serve xDS: a TLS address (--secure-xds-address) or, for development, --plaintext-xds-address");
+  if (opts.secureXds && !opts.security) throw new UserError("serving xDS over TLS needs the CA: pass a data directory (--data-dir)");
+  const trustDomain = opts.security?.trustDomain ?? opts.domainSuffix ?? "cluster.local";
+  let security: ControlSecurity | undefined;
+  if (opts.security) {
+    try {
+      security = await setupSecurity({
+        ...opts.security,
+        trustDomain,
+        serverNames: [...(opts.security.serverNames ?? []), ...(opts.secureXds ? [opts.secureXds.host] : [])],
+        allowAnonymousAds: opts.xds !== undefined,
+        logger,
+      });
+    } catch (err) {
+      throw new UserError(`cannot start the certificate authority: ${(err as Error).message}`);
+    }
+  }
   const state = new MeshState({
     rootNamespace: opts.rootNamespace ?? "istio-system",
     domainSuffix: opts.domainSuffix ?? "cluster.local",
+    trustDomain,
     accessLog: opts.accessLog,
   });
   const store = new ConfigStore({ logger: logger.child({ name: "config" }) });
@@ -65,10 +95,21 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
     },
     logger: logger.child({ name: "ads" }),
     debounceMs: opts.debounceMs,
+    ...(security ? { authorize: security.authorizeAds, services: security.services } : {}),
   });
 
+  // RequestAuthentication jwksUri keys are fetched here and inlined for proxies (Istio's default).
+  const jwks = new JwksCache({
+    logger: logger.child({ name: "jwks" }),
+    onChange: () => {
+      state.invalidate();
+      ads.push("JWKS changed");
+    },
+  });
+  state.setJwksLookup((uri) => jwks.get(uri));
   store.onChange((changed) => {
     state.setObjects(store.objects());
+    jwks.prune(jwksSourcesInUse(store.objects()));
     logger.info({ changed: [...changed], version: store.version }, "config changed");
     ads.push(`config: ${[...changed].join(", ")}`);
   });
@@ -76,12 +117,21 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
   await source.start();
   state.setObjects(store.objects());
 
-  let xdsPort: number;
+  let xdsPort = 0;
+  let secureXdsPort = 0;
   try {
-    xdsPort = await ads.listen(opts.xds.host, opts.xds.port);
+    if (opts.secureXds && security) secureXdsPort = await ads.listen(opts.secureXds.host, opts.secureXds.port, security.credentials);
   } catch (err) {
     source.close();
-    throw new UserError(`cannot serve xDS on ${opts.xds.host}:${opts.xds.port}: ${(err as Error).message} (another mizzen running? stop it or pass --xds-address)`);
+    await ads.close();
+    throw new UserError(`cannot serve xDS over TLS on ${opts.secureXds!.host}:${opts.secureXds!.port}: ${(err as Error).message} (another mizzen running? stop it or pass --secure-xds-address)`);
+  }
+  try {
+    if (opts.xds) xdsPort = await ads.listen(opts.xds.host, opts.xds.port);
+  } catch (err) {
+    source.close();
+    await ads.close();
+    throw new UserError(`cannot serve xDS on ${opts.xds!.host}:${opts.xds!.port}: ${(err as Error).message} (another mizzen running? stop it or pass --plaintext-xds-address)`);
   }
   let debug;
   try {
@@ -91,12 +141,16 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
     await ads.close();
     throw new UserError(`cannot serve debug endpoints on ${opts.debug.host}:${opts.debug.port}: ${(err as Error).message} (pass --debug-address)`);
   }
-  logger.info({ xds: `${opts.xds.host}:${xdsPort}`, debug: `${opts.debug.host}:${debug.port}`, objects: store.objects().length }, "control plane ready");
+  logger.info({ secureXds: opts.secureXds ? `${opts.secureXds.host}:${secureXdsPort}` : undefined, plaintextXds: opts.xds ? `${opts.xds.host}:${xdsPort}` : undefined, caRoot: security?.rootFile, debug: `${opts.debug.host}:${debug.port}`, objects: store.objects().length }, "control plane ready");
 
+  if (opts.xds && security) logger.warn({ address: `${opts.xds.host}:${xdsPort}` }, "plaintext xDS is on: proxies may connect without TLS or a token (development only)");
   return {
     xdsPort,
+    secureXdsPort,
+    security,
     debugPort: debug.port,
     async close() {
+      jwks.close();
       source.close();
       debug.server.closeAllConnections();
       await new Promise((r) => debug.server.close(r));

@@ -1,7 +1,7 @@
 // One proxy's ADS stream (state of the world): subscriptions per type, nonces, ACK / NACK
 // bookkeeping, and deciding when a response is due. The server owns the gRPC plumbing and
 // the push queue; this class owns the protocol rules for one stream.
-import { status as GrpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
+import { status as GrpcStatus, type Metadata, type ServerDuplexStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { ProxyNode } from "./node.ts";
 import { readEnvoyNode } from "./node-codec.ts";
@@ -20,6 +20,11 @@ export interface ConnectionDeps {
   nextNonce(): string;
   /** Called once, when the first request brought a usable node. */
   identified(conn: AdsConnection): void;
+  /**
+   * May this caller speak for this node? Checked once, before `identified`; a refusal ends the
+   * stream with its gRPC code and message (e.g. a token for another workload's identity).
+   */
+  authorize?(node: ProxyNode, metadata: Metadata): { code: GrpcStatus; message: string } | undefined;
   /** A health report arrived (HealthInformation); `changed` compares with this stream's last one. */
   health(conn: AdsConnection, report: HealthReport, changed: boolean): void;
   observer?: AdsObserver;
@@ -71,6 +76,13 @@ export class AdsConnection {
         this.deps.stats.badRequests++;
         this.log.warn({ connection: this.id, peer: this.peer(), type: req.type_url }, `ADS stream rejected: ${read.error}`);
         this.fail(GrpcStatus.INVALID_ARGUMENT, read.error);
+        return;
+      }
+      const refused = this.deps.authorize?.(read.node, this.call.metadata);
+      if (refused) {
+        this.deps.stats.badRequests++;
+        this.log.warn({ connection: this.id, peer: this.peer(), proxy: read.node.id }, `ADS stream refused: ${refused.message}`);
+        this.fail(refused.code, refused.message);
         return;
       }
       this.node = read.node;

@@ -2,7 +2,7 @@
 // plane, decodes each response's resources into object form, lets the caller accept or reject
 // them, and ACKs / NACKs accordingly. On a broken stream it reconnects with exponential
 // backoff and jitter and re-sends every subscription with the last accepted version.
-import { Client, credentials, Metadata, type ClientDuplexStream } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { pino } from "pino";
 import type { ProxyNode } from "./node.ts";
@@ -20,6 +20,12 @@ export interface AdsClientOptions {
   onConnectionChange?(connected: boolean): void;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** TLS to the control plane (verifying it against the mesh root); plaintext when absent. */
+  credentials?: ChannelCredentials;
+  /** Channel options, e.g. grpc.ssl_target_name_override for the name on the server's certificate. */
+  channelOptions?: ChannelOptions;
+  /** Sent as `authorization: Bearer <token>` on every stream: who this proxy is. */
+  token?: string;
 }
 
 interface Subscription {
@@ -65,13 +71,19 @@ export class AdsClient {
     this.logger = opts.logger ?? silent;
   }
 
+  private streamMetadata(): Metadata {
+    const md = new Metadata();
+    if (this.opts.token) md.set("authorization", `Bearer ${this.opts.token}`);
+    return md;
+  }
+
   get connected(): boolean {
     return this.isConnected;
   }
 
   start(): void {
     if (this.client || this.stopped) return;
-    this.client = new Client(this.opts.server, credentials.createInsecure());
+    this.client = new Client(this.opts.server, this.opts.credentials ?? credentials.createInsecure(), this.opts.channelOptions ?? {});
     this.open();
   }
 
@@ -150,7 +162,7 @@ export class AdsClient {
       ADS_PATH,
       (v: Partial<DiscoveryRequestMessage>) => encodeRequest(v),
       (b: Buffer) => decodeResponse(b),
-      new Metadata(),
+      this.streamMetadata(),
     ) as AdsStream;
     this.stream = stream;
     this.nodeSent = false;

@@ -1,13 +1,13 @@
 // The control plane's Aggregated Discovery Service (state of the world) on @grpc/grpc-js.
 // Proxies open one stream each; ads-connection.ts applies the protocol rules per stream,
 // this file owns the gRPC server, the connections and the debounced push queue.
-import { Metadata, Server, ServerCredentials } from "@grpc/grpc-js";
+import { Metadata, Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { pino } from "pino";
 import type { ProxyNode } from "./node.ts";
 import { adsServiceDefinition, type DiscoveryRequestMessage } from "./ads-service.ts";
-import { AdsConnection, type AdsCall, type AdsObserver } from "./ads-connection.ts";
+import { AdsConnection, type AdsCall, type AdsObserver, type ConnectionDeps } from "./ads-connection.ts";
 import { PushQueue, affects, type PendingPush } from "./push-queue.ts";
 import { emptyStats, type AdsStats, type ProxySyncStatus } from "./sync-status.ts";
 import { envoyRoot } from "./protos.ts";
@@ -34,6 +34,10 @@ export interface AdsServerOptions {
   maxDelayMs?: number;
   /** Push times, NACKs by type and convergence delays, for the control plane's /metrics. */
   observer?: AdsObserver;
+  /** Decides whether a stream may speak for its node (see ConnectionDeps.authorize). */
+  authorize?: ConnectionDeps["authorize"];
+  /** Other services served on the same ports (the CA beside xDS, as istiod does on 15012). */
+  services?: readonly { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[];
 }
 
 const silent = pino({ level: "silent" });
@@ -62,23 +66,31 @@ export class AdsServer {
     this.queue = new PushQueue({ debounceMs, maxDelayMs: opts.maxDelayMs ?? Math.max(1000, debounceMs), flush: (p) => this.runPush(p) });
   }
 
-  /** Binds and serves; resolves with the bound port (useful with port 0). */
-  async listen(host: string, port: number): Promise<number> {
-    if (this.server) throw new Error("ADS server is already listening; close() it first");
+  /**
+   * Binds and serves; resolves with the bound port (useful with port 0). Call it once per
+   * port: plaintext (development) and TLS ports share one server and one set of streams.
+   */
+  async listen(host: string, port: number, credentials: ServerCredentials = ServerCredentials.createInsecure()): Promise<number> {
+    const server = this.server ?? this.createServer();
+    const bound = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(hostPort(host, port), credentials, (err, boundPort) => {
+        if (err) reject(new Error(`cannot listen on ${hostPort(host, port)}: ${err.message.includes("No address added") ? "address in use or not available" : err.message}`));
+        else resolve(boundPort);
+      });
+    });
+    this.logger.info({ address: hostPort(host, bound), tls: credentials._isSecure() }, "ADS server listening");
+    return bound;
+  }
+
+  private createServer(): Server {
     envoyRoot(); // load protos now, not on the first proxy's request
     const server = new Server({ "grpc.keepalive_permit_without_calls": 1 });
     server.addService(adsServiceDefinition(), {
       StreamAggregatedResources: (call: AdsCall) => this.accept(call),
     });
-    const bound = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(hostPort(host, port), ServerCredentials.createInsecure(), (err, boundPort) => {
-        if (err) reject(new Error(`cannot listen on ${hostPort(host, port)}: ${err.message.includes("No address added") ? "address in use or not available" : err.message}`));
-        else resolve(boundPort);
-      });
-    });
+    for (const s of this.opts.services ?? []) server.addService(s.definition, s.implementation);
     this.server = server;
-    this.logger.info({ address: hostPort(host, bound) }, "ADS server listening");
-    return bound;
+    return server;
   }
 
   private accept(call: AdsCall): void {
@@ -90,6 +102,7 @@ export class AdsServer {
       nextNonce: () => `${this.nonceSeed}-${++this.nonceCounter}`,
       identified: (c) => this.identified(c),
       health: (c, report, changed) => this.health(c, report, changed),
+      ...(this.opts.authorize ? { authorize: this.opts.authorize } : {}),
       ...(this.opts.observer ? { observer: this.opts.observer } : {}),
     });
     try {
