@@ -16,6 +16,7 @@ type Schema = Record<string, unknown>;
  */
 const LATER_FIELDS: Record<string, string[]> = {
   mirrorPercentage: ["mirrors"], // Istio 1.22: several mirror destinations
+  issuer: ["fromCookies", "timeout", "spaceDelimitedClaims"], // RequestAuthentication jwtRules, Istio 1.21+
 };
 const specSchemas = new WeakMap<SchemaModel, Schema | null>();
 

@@ -71,7 +71,7 @@ test("proxy-config listeners, clusters, endpoints", async () => {
   await proxyConfigCommand("listeners", "productpage-v1.default", o, l);
   assert.deepEqual(rowsOf(l.lines).slice(1), [
     ["http_proxy", "127.107.1.1:15001", "OUTBOUND", "Route: http_proxy"],
-    ["inbound|9080", "127.107.1.1:9080", "INBOUND", "Inline Route: inbound|9080"],
+    ["inbound|9080", "127.107.1.1:9080", "INBOUND", "Inline Route: inbound|9080 [mTLS, plaintext]"],
   ]);
   const c = collect();
   await proxyConfigCommand("clusters", "sidecar~127.107.1.1~productpage-v1.default~default.svc.cluster.local", o, c);

@@ -33,7 +33,10 @@ function listenerDestination(l: Obj): string {
     }
   }
   if (l.api_listener) out.push("API listener");
-  return out.length ? out.join(", ") : "-";
+  // Chains that differ only by transport (PeerAuthentication) show as one, with the transports.
+  const transports = [...new Set((l.filter_chains ?? []).map((c: Obj) => (c.transport_socket ? "mTLS" : c.filter_chain_match?.transport_protocol === "raw_buffer" ? "plaintext" : "")).filter(Boolean))];
+  const text = [...new Set(out)].join(", ");
+  return text ? `${text}${transports.length ? ` [${transports.join(", ")}]` : ""}` : "-";
 }
 
 export function listenersTable(r: ProxyResources): Table {

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { createLogger } from "../log/logger.ts";
 import type { ProxyNode } from "../xds/node.ts";
-import { parseHostPort, parseLabels, parsePorts, UserError } from "./user-error.ts";
+import { parseDurationSeconds, parseHostPort, parseLabels, parsePorts, UserError } from "./user-error.ts";
+import { readFileSync } from "node:fs";
 import { runUntilSignal } from "./lifecycle.ts";
 import { isIP } from "node:net";
 
@@ -10,6 +11,28 @@ interface ProxyFlags {
   ports: string; appAddress?: string; adminPort: string; autoRegister: boolean; parentPid?: string;
   /** Default true; `--no-health-reporting` turns it off. */
   healthReporting?: boolean;
+  caRoot?: string; tokenFile?: string; xdsServerName?: string; certLifetime?: string;
+}
+
+/** The secure mode's inputs: the mesh root to trust and this workload's bootstrap token. */
+function securityFromFlags(o: ProxyFlags): { rootPem: string; token: string; serverName: string; certLifetimeSeconds?: number } | undefined {
+  if (!o.caRoot) return undefined;
+  let rootPem: string;
+  try {
+    rootPem = readFileSync(o.caRoot, "utf8");
+  } catch (err) {
+    throw new UserError(`--ca-root ${o.caRoot} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass the mesh root certificate the control plane wrote (<data-dir>/ca/root-cert.pem)`);
+  }
+  let token = process.env.MIZZEN_BOOTSTRAP_TOKEN ?? "";
+  if (o.tokenFile) {
+    try {
+      token = readFileSync(o.tokenFile, "utf8").trim();
+    } catch (err) {
+      throw new UserError(`--token-file ${o.tokenFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  if (!token) throw new UserError("no bootstrap token: set MIZZEN_BOOTSTRAP_TOKEN or pass --token-file (issue one with `mizzen token issue --namespace NS --service-account SA`)");
+  return { rootPem, token, serverName: o.xdsServerName ?? "mizzen-control", ...(o.certLifetime ? { certLifetimeSeconds: parseDurationSeconds("--cert-lifetime", o.certLifetime) } : {}) };
 }
 
 export function nodeFromFlags(o: ProxyFlags): ProxyNode {
@@ -37,7 +60,11 @@ export function registerProxy(program: Command): void {
   program
     .command("proxy")
     .description("run a sidecar proxy for one workload; it obeys the control plane over xDS")
-    .option("--xds <host:port>", "control plane xDS address", "127.0.0.1:15010")
+    .option("--xds <host:port>", "control plane xDS and CA address (TLS with --ca-root; plaintext without)", "127.0.0.1:15012")
+    .option("--ca-root <file>", "mesh root certificate: turns on TLS to the control plane, a workload certificate and mTLS")
+    .option("--token-file <file>", "file holding this workload's bootstrap token (default: $MIZZEN_BOOTSTRAP_TOKEN)")
+    .option("--xds-server-name <name>", "DNS name on the control plane's certificate", "mizzen-control")
+    .option("--cert-lifetime <duration>", "requested workload certificate lifetime (default: the CA's, 24h)")
     .requiredOption("--ip <ip>", "the workload's own address (pod IP); the sidecar listens on it")
     .requiredOption("--name <name>", "workload name")
     .option("--namespace <ns>", "workload namespace", "default")
@@ -55,7 +82,9 @@ export function registerProxy(program: Command): void {
       const admin = parseHostPort("--admin-port", `${node.ip}:${o.adminPort}`);
       parseHostPort("--xds", o.xds);
       const { startProxy } = await import("../proxy/main.ts"); // loaded only by this subcommand
-      const proxy = await startProxy({ xds: o.xds, node, adminAddress: admin, logger });
+      const security = securityFromFlags(o);
+      if (!security) logger.warn({ xds: o.xds }, "no --ca-root: plaintext xDS, no workload certificate, no mTLS (development only)");
+      const proxy = await startProxy({ xds: o.xds, node, adminAddress: admin, logger, ...(security ? { security } : {}) });
       runUntilSignal(`proxy ${node.name}`, proxy.close, o.parentPid ? Number(o.parentPid) : undefined);
     });
 }

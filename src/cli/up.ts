@@ -17,7 +17,7 @@ function upOptions(o: UpFlags) {
 function withUpFlags(cmd: Command): Command {
   return cmd
     .option("--subnet <n>", "local mesh subnet: pods get 127.<n>.1.N", "10")
-    .option("--xds-address <host:port>", "control plane xDS address", "127.0.0.1:15010")
+    .option("--xds-address <host:port>", "control plane xDS and CA address (TLS)", "127.0.0.1:15012")
     .option("--debug-address <host:port>", "control plane debug address", "127.0.0.1:15014")
     .option("--no-access-log", "turn off sidecar access logs");
 }

@@ -14,7 +14,9 @@ import {
   translateListeners, translateRoutes, type SharedInput,
 } from "../translate/index.ts";
 import type { MeshConfig } from "../translate/mesh-config.ts";
+import { securityLabelKeys } from "../translate/selector-keys.ts";
 import { TranslationMemo } from "./translation-memo.ts";
+import type { JwksLookup } from "../translate/jwt.ts";
 
 /**
  * Everything derived from one state version (objects + connected registry-relevant proxies +
@@ -40,6 +42,18 @@ export class MeshState {
   /** `mesh` is read as constant for the state's lifetime: translations are shared on that basis. */
   constructor(mesh: MeshConfig) {
     this.mesh = mesh;
+  }
+
+  #jwks: JwksLookup | undefined;
+
+  /** Where RequestAuthentication keys come from (the control plane's JWKS cache). */
+  setJwksLookup(lookup: JwksLookup): void {
+    this.#jwks = lookup;
+  }
+
+  /** Something translators read outside the objects changed (fetched JWKS): translate afresh. */
+  invalidate(): void {
+    this.derivedValue = undefined;
   }
 
   setObjects(objects: ConfigObject[]): void {
@@ -107,7 +121,7 @@ export class MeshState {
         else health.delete(node.id);
       }
       const registry = buildRegistry(this.objectList, proxies, { domainSuffix: this.mesh.domainSuffix, health });
-      this.derivedValue = { registry, labelKeys: sourceLabelKeys(this.objectList), telemetryLabelKeys: telemetryLabelKeys(this.objectList), memo: new TranslationMemo() };
+      this.derivedValue = { registry, labelKeys: sourceLabelKeys(this.objectList), telemetryLabelKeys: new Set([...telemetryLabelKeys(this.objectList), ...securityLabelKeys(this.objectList)]), memo: new TranslationMemo() };
     }
     return this.derivedValue;
   }
@@ -119,7 +133,7 @@ export class MeshState {
    */
   resources(proxy: ProxyNode): ProxyResources {
     const { registry, labelKeys, telemetryLabelKeys: listenerLabelKeys, memo } = this.derived();
-    const shared: SharedInput = { objects: this.objectList, registry, mesh: this.mesh };
+    const shared: SharedInput = { objects: this.objectList, registry, mesh: this.mesh, ...(this.#jwks ? { jwks: this.#jwks } : {}) };
     const lv = listenerView(proxy, listenerLabelKeys);
     const rv = routeView(proxy, labelKeys);
     const ov = outboundClusterView(proxy);

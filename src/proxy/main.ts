@@ -15,6 +15,12 @@ import { stdoutSink, type AccessLogSink } from "./http/access-log.ts";
 import type { HttpContext } from "./http/request-handler.ts";
 import { AppProber } from "./health/app-prober.ts";
 import { IstioMetrics } from "./telemetry/istio-metrics.ts";
+import { TlsContexts, type SecretSource } from "./tls/contexts.ts";
+import type { WorkloadIdentityManager } from "./identity/workload-identity.ts";
+import { credentials as grpcCredentials } from "@grpc/grpc-js";
+
+/** The DNS name on the control plane's certificate that sidecars verify (see src/ca/serving-cert.ts). */
+const CONTROL_PLANE_NAME = "mizzen-control";
 import { METRICS_PORT, prometheusPage, startMetricsServer } from "./telemetry/metrics-server.ts";
 
 export interface ProxyOptions {
@@ -28,6 +34,12 @@ export interface ProxyOptions {
   logger?: Logger;
   /** Probe pacing for health reporting (node.healthReporting); defaults 200 ms / 1 s / 1 s. */
   healthProbe?: { startupIntervalMs?: number; intervalMs?: number; connectTimeoutMs?: number };
+  /**
+   * The secure mode: xDS over TLS verified against the mesh root, a workload certificate from
+   * the CA on the same address (key in memory, renewed at half-life), and the bootstrap token
+   * that proves who this workload is. Without it: plaintext xDS and no mTLS (development).
+   */
+  security?: { rootPem: string; token: string; serverName?: string; certLifetimeSeconds?: number };
 }
 
 /** The data plane without the xDS client: what tests drive by feeding resources directly. */
@@ -57,6 +69,8 @@ export interface DataPlaneOptions {
   node?: ProxyNode;
   /** Istio's standard metrics when a node is given (default true). */
   telemetry?: boolean;
+  /** The workload certificate (mTLS); without it mTLS chains and clusters fail with a clear reason. */
+  secrets?: SecretSource;
 }
 
 export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
@@ -76,7 +90,8 @@ export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
     },
   });
   const telemetry = opts.node && opts.telemetry !== false ? new IstioMetrics(opts.node) : undefined;
-  const ctx: HttpContext = { snapshot: () => state.current, runtimes, stats, accessLog: opts.accessLog ?? stdoutSink, logger, telemetry };
+  const tlsContexts = new TlsContexts(opts.secrets);
+  const ctx: HttpContext = { snapshot: () => state.current, runtimes, stats, accessLog: opts.accessLog ?? stdoutSink, logger, telemetry, tls: tlsContexts };
   listeners = new ListenerManager({ ctx, logger, drainMs: opts.drainMs, maxHeaderBytes: opts.maxHeaderBytes });
   const lm = listeners;
   return {
@@ -97,12 +112,37 @@ export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
 
 export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise<void>; adminPort: number; metricsPort: number | undefined }> {
   const logger = opts.logger ?? silentLogger;
+  const sec = opts.security;
+  let identity: WorkloadIdentityManager | undefined;
+  if (sec) {
+    // Loaded only in the secure mode: the X.509 code is not needed by a plaintext proxy.
+    const { WorkloadIdentityManager } = await import("./identity/workload-identity.ts");
+    identity = new WorkloadIdentityManager({
+      caAddress: opts.xds,
+      token: sec.token,
+      caRootPem: sec.rootPem,
+      caServerName: sec.serverName ?? CONTROL_PLANE_NAME,
+      lifetimeSeconds: sec.certLifetimeSeconds ?? 0,
+      logger: logger.child({ name: "identity" }),
+      metadata: { WorkloadName: opts.node.name },
+    });
+    // The first certificate comes before any listener: an mTLS port never serves without one.
+    await identity.start();
+  }
   let client: AdsClient | undefined = undefined;
-  const plane = createDataPlane({ logger, upstreamBindAddress: opts.node.ip, node: opts.node, telemetry: opts.telemetry, subscribe: (t, names) => client?.subscribe(t, names) });
+  const plane = createDataPlane({
+    logger, upstreamBindAddress: opts.node.ip, node: opts.node, telemetry: opts.telemetry, subscribe: (t, names) => client?.subscribe(t, names),
+    ...(identity ? { secrets: identity } : {}),
+  });
   client = new AdsClient({
     server: opts.xds,
     node: opts.node,
     logger,
+    ...(sec ? {
+      credentials: grpcCredentials.createSsl(Buffer.from(sec.rootPem)),
+      channelOptions: { "grpc.ssl_target_name_override": sec.serverName ?? CONTROL_PLANE_NAME, "grpc.default_authority": sec.serverName ?? CONTROL_PLANE_NAME },
+      token: sec.token,
+    } : {}),
     onResponse: (typeUrl, resources, version) => plane.state.handleResponse(typeUrl, resources, version),
     onConnectionChange: (up) => {
       if (up) logger.info({ xds: opts.xds }, "connected to the control plane");
@@ -129,6 +169,7 @@ export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise
   const close = (): Promise<void> => {
     closing ??= (async () => {
       prober?.stop();
+      identity?.stop();
       ads.close();
       await plane.close();
       await new Promise<void>((r) => admin.server.close(() => r()));

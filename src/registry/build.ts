@@ -39,6 +39,7 @@ function endpointOf(w: Workload, port: number): Endpoint {
     ...(w.locality ? { locality: w.locality } : {}),
     weight: w.weight ?? 1,
     healthy: w.healthy !== false,
+    tlsMode: w.hasSidecar ? "istio" : "disabled",
   };
 }
 
@@ -83,6 +84,7 @@ function endpointsFor(rec: ServiceRecord, workloads: readonly Workload[]): Map<n
         namespace: svc.namespace,
         weight: 1,
         healthy: true,
+        tlsMode: "disabled",
       });
     }
     out.set(p.number, list.sort(compareEndpoints));

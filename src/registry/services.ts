@@ -85,7 +85,7 @@ function inlineEndpoints(o: ConfigObject): Workload[] {
       ports: numMap(e.ports),
       ...(locality ? { locality } : {}),
       ...(weight !== undefined ? { weight } : {}),
-      hasSidecar: false,
+      hasSidecar: strMap(e.labels)["security.istio.io/tlsMode"] === "istio",
       origin: "ServiceEntry",
     });
   });

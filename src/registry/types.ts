@@ -69,6 +69,8 @@ export interface Endpoint {
   locality?: string;
   weight: number;
   healthy: boolean;
+  /** "istio" when a sidecar fronts the endpoint (auto mTLS sends it mutual TLS), else "disabled". */
+  tlsMode: "istio" | "disabled";
 }
 
 export interface Registry {

@@ -21,7 +21,8 @@ export function workloadFromEntry(o: ConfigObject): Workload | undefined {
     ports: numMap(o.spec.ports),
     ...(locality ? { locality } : {}),
     ...(weight !== undefined ? { weight } : {}),
-    hasSidecar: false,
+    // Istio's rule: a WorkloadEntry is known to run a sidecar by this label.
+    hasSidecar: strMap(o.spec.labels)["security.istio.io/tlsMode"] === "istio",
     origin: "WorkloadEntry",
   };
 }

@@ -3,7 +3,7 @@
 // summary, a clean stop, and the two start-up failures a user meets (port in use, sidecar down).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,13 +29,14 @@ const PROXY = `
 const http = require("node:http"), net = require("node:net");
 const arg = (f) => process.argv[process.argv.indexOf(f) + 1];
 console.log("proxy args " + process.argv.slice(2).join(" "));
+console.log("proxy token " + (/^mzt1\.[A-Za-z0-9_-]{43}$/.test(process.env.MIZZEN_BOOTSTRAP_TOKEN || "") ? "present" : "missing"));
 if (arg("--name") === "broken") { console.error("boom: cannot reach the control plane"); process.exit(1); }
 http.createServer((q, s) => s.end("ready")).listen(+arg("--admin-port"), arg("--ip"));
 net.createServer().listen(15001, arg("--ip"));
 `;
 const APP = `
 const http = require("node:http");
-const pick = ["HOST", "PORT", "POD_IP", "POD_NAME", "POD_NAMESPACE", "SERVICE_ACCOUNT", "HTTP_PROXY", "http_proxy", "NO_PROXY", "NODE_USE_ENV_PROXY", "GREETING"];
+const pick = ["HOST", "PORT", "POD_IP", "POD_NAME", "POD_NAMESPACE", "SERVICE_ACCOUNT", "HTTP_PROXY", "http_proxy", "NO_PROXY", "NODE_USE_ENV_PROXY", "GREETING", "MIZZEN_BOOTSTRAP_TOKEN"];
 console.log("env " + JSON.stringify(Object.fromEntries(pick.map((k) => [k, process.env[k]]))));
 http.createServer((q, s) => s.end("hi")).listen(+process.env.PORT, process.env.HOST);
 `;
@@ -103,10 +104,15 @@ test("up starts control plane, sidecars and apps with their addresses, and stop(
     });
     await waitForLine(c, new RegExp(`^worker-1\\s+│ worker worker-1 on 127\\.${subnet}\\.2\\.3$`, "m"));
     const text = c.text();
-    assert.match(text, new RegExp(`^web sidecar\\s+│ proxy args --xds ${xdsAddress} --ip 127\\.${subnet}\\.1\\.1 --name web --namespace default --labels app=web,version=v1 --service-account web-sa --ports http:8080 --app-address 127\\.${subnet}\\.2\\.1 --admin-port 15000 --parent-pid ${process.pid}$`, "m"));
+    assert.match(text, new RegExp(`^web sidecar\\s+│ proxy args --xds ${xdsAddress} --ip 127\\.${subnet}\\.1\\.1 --name web --namespace default --labels app=web,version=v1 --service-account web-sa --ports http:8080 --app-address 127\\.${subnet}\\.2\\.1 --admin-port 15000 --parent-pid ${process.pid} --ca-root ${dir}/\\.mizzen/ca/root-cert\\.pem$`, "m"));
     assert.match(text, new RegExp(`^worker-0 sidecar\\s+│ proxy args .* --namespace jobs --labels  --service-account default --ports  `, "m"));
-    assert.match(text, new RegExp(`^control\\s+│ control args --config ${dir} --xds-address ${xdsAddress} --debug-address ${debugAddress} --parent-pid ${process.pid} --access-log$`, "m"));
+    assert.match(text, new RegExp(`^control\\s+│ control args --config ${dir} --xds-address ${xdsAddress} --debug-address ${debugAddress} --parent-pid ${process.pid} --data-dir ${dir}/\\.mizzen --access-log$`, "m"));
+    // Each sidecar got its own bootstrap token for its identity; the store holds only hashes.
+    const store = JSON.parse(readFileSync(`${dir}/.mizzen/tokens.json`, "utf8")) as { tokens: { spiffeId: string; sha256: string }[] };
+    assert.deepEqual(store.tokens.map((t) => t.spiffeId).sort(), ["spiffe://cluster.local/ns/default/sa/web-sa", "spiffe://cluster.local/ns/jobs/sa/default", "spiffe://cluster.local/ns/jobs/sa/default"]);
+    assert.equal(statSync(`${dir}/.mizzen/tokens.json`).mode & 0o777, 0o600);
     assert.match(text, /Mizzen mesh is up: 3 pods/);
+    assert.match(text, /^web sidecar\s+│ proxy token present$/m, "the sidecar has its token");
     // The stand-in control plane has no registry, so the summary shows no service URL to try.
     assert.doesNotMatch(text, /curl -x/);
     assert.match(text, /Ctrl-C stops everything/);

@@ -9,6 +9,12 @@ import { formatSummary, type SummaryService } from "./summary.ts";
 import { Supervisor, type SupervisedChild } from "./supervisor.ts";
 import { readWorkloadsFile, WorkloadsFileError, type WorkloadPort } from "./workloads-file.ts";
 import { sidecarNodeFlags } from "./stripped-modules.ts";
+import { mkdirSync, rmSync } from "node:fs";
+import { BootstrapTokens } from "../ca/tokens.ts";
+import { workloadIdentity } from "../ca/identity.ts";
+
+/** Where the control plane keeps token hashes (src/control/security.ts reads the same name). */
+const TOKEN_STORE_FILE = "tokens.json";
 
 export { demo } from "./demo.ts";
 
@@ -32,8 +38,11 @@ export interface UpOptions {
   dir: string;
   /** S in 127.S.1.n (default 10). */
   subnet?: number;
+  /** The control plane's xDS + CA address over TLS (default 127.0.0.1:15012). */
   xdsAddress?: string;
   debugAddress?: string;
+  /** The CA root and token store (default DIR/.mizzen; the root is reused across runs). */
+  dataDir?: string;
   accessLog?: boolean;
   out?: NodeJS.WritableStream;
   commandFor?: CommandFor;
@@ -106,14 +115,25 @@ export function appCommand(command: string[] | string): { command: string; args:
   return { command: first!, args: rest };
 }
 
-function proxyArgs(pod: PodPlan, xdsAddress: string): string[] {
+function proxyArgs(pod: PodPlan, xdsAddress: string, caRoot: string): string[] {
   const labels = Object.entries(pod.spec.labels).map(([k, v]) => `${k}=${v}`).join(",");
   const ports = pod.spec.ports.map((p) => `${p.name}:${p.port}`).join(",");
   return [
     "--xds", xdsAddress, "--ip", pod.podIp, "--name", pod.podName, "--namespace", pod.spec.namespace,
     "--labels", labels, "--service-account", pod.spec.serviceAccount, "--ports", ports,
     "--app-address", pod.appAddress, "--admin-port", String(ADMIN_PORT), "--parent-pid", String(process.pid),
+    "--ca-root", caRoot,
   ];
+}
+
+/** A fresh token store for this run (tokens of earlier runs stop working) and one token per pod. */
+export function issueRunTokens(dataDir: string, pods: readonly PodPlan[], trustDomain = "cluster.local"): Map<string, string> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  rmSync(join(dataDir, TOKEN_STORE_FILE), { force: true });
+  const store = new BootstrapTokens({ file: join(dataDir, TOKEN_STORE_FILE) });
+  const out = new Map<string, string>();
+  for (const pod of pods) out.set(pod.podName, store.issue(workloadIdentity(trustDomain, pod.spec.namespace, pod.spec.serviceAccount)));
+  return out;
 }
 
 async function loadPods(dir: string, subnet: number): Promise<PodPlan[]> {
@@ -128,7 +148,8 @@ async function loadPods(dir: string, subnet: number): Promise<PodPlan[]> {
 export async function up(opts: UpOptions): Promise<RunningMesh> {
   const dir = resolve(opts.dir);
   const subnet = opts.subnet ?? 10;
-  const xdsAddress = opts.xdsAddress ?? "127.0.0.1:15010";
+  const xdsAddress = opts.xdsAddress ?? "127.0.0.1:15012";
+  const dataDir = resolve(opts.dataDir ?? join(dir, ".mizzen"));
   const debugAddress = opts.debugAddress ?? "127.0.0.1:15014";
   const out = opts.out ?? process.stdout;
   const commandFor = opts.commandFor ?? defaultCommandFor;
@@ -189,12 +210,17 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
     process.on("exit", killOnExit);
   }
 
-  const controlArgs = ["--config", dir, "--xds-address", xdsAddress, "--debug-address", debugAddress, "--parent-pid", String(process.pid)];
+  // Each pod's sidecar proves its identity with a token made for this run only (see src/ca/tokens.ts).
+  const tokens = issueRunTokens(dataDir, pods);
+  const caRoot = join(dataDir, "ca", "root-cert.pem");
+  const controlArgs = ["--config", dir, "--xds-address", xdsAddress, "--debug-address", debugAddress, "--parent-pid", String(process.pid), "--data-dir", dataDir];
   if (opts.accessLog !== false) controlArgs.push("--access-log");
   const control = sup.start({ label: "control", ...commandFor("control", controlArgs), cwd: dir, env: toolEnv });
 
   const startPod = async (pod: PodPlan): Promise<void> => {
-    const sidecar = sup.start({ label: `${pod.podName} sidecar`, ...commandFor("proxy", proxyArgs(pod, xdsAddress)), cwd: dir, env: toolEnv });
+    // The token goes to the sidecar alone, never to the application.
+    const sidecarEnv = { ...toolEnv, MIZZEN_BOOTSTRAP_TOKEN: tokens.get(pod.podName) };
+    const sidecar = sup.start({ label: `${pod.podName} sidecar`, ...commandFor("proxy", proxyArgs(pod, xdsAddress, caRoot)), cwd: dir, env: sidecarEnv });
     sidecars.push(sidecar);
     const adminUrl = `http://${pod.podIp}:${ADMIN_PORT}`;
     await waitReady(`${adminUrl}/ready`, sidecar, readyTimeoutMs, `the sidecar of ${pod.podName}`);

@@ -11,6 +11,8 @@ import { byName, warnAbout, type ViewInput, type WarningSink } from "./input.ts"
 import { istioConfigPath, istioMetadata, type PlainValue } from "./metadata.ts";
 import { loadAssignment } from "./endpoints.ts";
 import { outboundClusterPlans, type ClusterPlan } from "./cluster-plans.ts";
+import { applyUpstreamTls, istioSni, spiffeId } from "./tls.ts";
+import type { Endpoint } from "../registry/types.ts";
 
 /** Istio's mesh-wide default connect timeout. */
 export const DEFAULT_CONNECT_TIMEOUT = { seconds: 10 };
@@ -163,8 +165,24 @@ function outboundCluster(input: ViewInput<OutboundClusterProxyView>, plan: Clust
     c.lb_policy = "ROUND_ROBIN";
   }
   if (!grpc && speaksHttp2(plan.port.protocol)) c.typed_extension_protocol_options = HTTP2_PROTOCOL_OPTIONS;
+  if (!grpc && plan.discovery !== "ORIGINAL_DST") applyMeshTls(c, input, plan, eps());
   c.metadata = clusterMetadata(plan);
   return c;
+}
+
+/** DestinationRule tls, or auto mTLS to endpoints that run a sidecar (mesh-internal services only). */
+function applyMeshTls(c: Cluster, input: ViewInput<OutboundClusterProxyView>, plan: ClusterPlan, endpoints: readonly Endpoint[]): void {
+  const tls = plan.policy.tls;
+  if (!tls && plan.service.location === "MESH_EXTERNAL") return;
+  const trustDomain = input.mesh.trustDomain ?? "cluster.local";
+  const accounts = new Set<string>();
+  for (const e of endpoints) if (e.tlsMode === "istio" && e.serviceAccount) accounts.add(spiffeId(trustDomain, e.namespace, e.serviceAccount));
+  applyUpstreamTls(c, {
+    tls,
+    sans: [...accounts].sort(),
+    sni: istioSni(plan.port.number, plan.subset?.name ?? "", plan.service.hostname),
+    http2: speaksHttp2(plan.port.protocol),
+  });
 }
 
 /** Inbound clusters: one per workload port, a static endpoint at the application. */

@@ -17,11 +17,15 @@ function localityOf(l: string | undefined): LocalityLbEndpoints["locality"] | un
   };
 }
 
+/** Istio's endpoint metadata for auto mTLS: transport_socket_matches pick TLS by it. */
+const TLS_MODE_ISTIO = { filter_metadata: { "envoy.transport_socket_match": { fields: { tlsMode: { string_value: "istio" } } } } };
+
 function lbEndpoint(e: Endpoint): LbEndpoint {
   return {
     endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } },
     health_status: e.healthy ? "HEALTHY" : "UNHEALTHY",
     load_balancing_weight: { value: e.weight },
+    ...(e.tlsMode === "istio" ? { metadata: TLS_MODE_ISTIO } : {}),
   };
 }
 

@@ -5,12 +5,15 @@ import type { ConfigObject } from "../api/types.ts";
 import type { Registry } from "../registry/types.ts";
 import type { ProxyNode } from "../xds/node.ts";
 import type { MeshConfig } from "./mesh-config.ts";
+import type { JwksLookup } from "./jwt.ts";
 
 /** The inputs every proxy shares within one version of the control plane's state. */
 export interface SharedInput {
   objects: ConfigObject[];
   registry: Registry;
   mesh: MeshConfig;
+  /** RequestAuthentication jwksUri -> keys the control plane fetched (absent: none known yet). */
+  jwks?: JwksLookup;
 }
 
 /**

@@ -1,7 +1,11 @@
 // LDS. Sidecar: the explicit outbound proxy "http_proxy" on podIP:15001 (routes via RDS) and
 // one "inbound|<port>" per workload port on podIP:<port> forwarding to the application.
 // Proxyless gRPC: one API listener "<fqdn>:<port>" per visible service port.
-import type { AccessLog, HttpConnectionManager, HttpConnectionManagerAny, Listener } from "../xds/envoy-types.ts";
+import type { AccessLog, FilterChain, HttpConnectionManager, HttpConnectionManagerAny, Listener } from "../xds/envoy-types.ts";
+import { effectiveMtlsMode, type MtlsMode } from "./peer-authentication.ts";
+import { istioMutualDownstream } from "./tls.ts";
+import { authorizationFilters } from "./authz.ts";
+import { jwtAuthnFilter } from "./jwt.ts";
 import type { ProxyNode, WorkloadPort } from "../xds/node.ts";
 import { TYPE } from "../xds/envoy-types.ts";
 import { inboundClusterName, visibleServices } from "./hosts.ts";
@@ -101,32 +105,51 @@ function outboundListener(input: ViewInput<SidecarListenerView>): Listener {
   };
 }
 
+function securityFilters(input: ViewInput<SidecarListenerView>): HttpConnectionManager["http_filters"] {
+  const p = input.proxy;
+  const workload = { namespace: p.namespace, labels: p.labels };
+  const jwt = jwtAuthnFilter(input.objects, workload, { rootNamespace: input.mesh.rootNamespace, jwks: input.jwks ?? (() => undefined) });
+  const authz = authorizationFilters(input.objects, workload, { rootNamespace: input.mesh.rootNamespace, trustDomain: input.mesh.trustDomain ?? "cluster.local" });
+  return [...(jwt ? [jwt] : []), ...authz];
+}
+
+/** Filter chains of an inbound port for its PeerAuthentication mode (Istio's shapes). */
+function inboundChains(mode: MtlsMode, network: FilterChain["filters"]): { chains: FilterChain[]; inspect: boolean } {
+  const tls: FilterChain = { name: "tls", filter_chain_match: { transport_protocol: "tls" }, transport_socket: istioMutualDownstream(), filters: network };
+  if (mode === "STRICT") return { chains: [tls], inspect: true };
+  if (mode === "PERMISSIVE") return { chains: [tls, { name: "plaintext", filter_chain_match: { transport_protocol: "raw_buffer" }, filters: network }], inspect: true };
+  return { chains: [{ name: "plaintext", filters: network }], inspect: false };
+}
+
 function inboundListener(input: ViewInput<SidecarListenerView>, port: number): Listener {
   const p = input.proxy;
   const name = `inbound|${port}`;
+  const network: FilterChain["filters"] = [{
+    name: HCM_FILTER,
+    typed_config: hcm({
+      stat_prefix: `inbound_${p.ip}_${port}`,
+      route_config: {
+        name,
+        virtual_hosts: [{
+          name: `inbound|http|${port}`,
+          domains: ["*"],
+          routes: [{ name: "default", match: { prefix: "/" }, route: { cluster: inboundClusterName(port), timeout: { seconds: 0 } } }],
+        }],
+        validate_clusters: { value: false },
+      },
+      // Istio's inbound order: JWT authentication, then authorization, then the router.
+      http_filters: [...securityFilters(input), routerFilter()],
+      ...accessLog(input, "SERVER"),
+    }),
+  }];
+  const mode = effectiveMtlsMode(input.objects, p, port, input.mesh.rootNamespace);
+  const { chains, inspect } = inboundChains(mode, network);
   return {
     name,
     address: { socket_address: { address: p.ip, port_value: port } },
     traffic_direction: "INBOUND",
-    filter_chains: [{
-      filters: [{
-        name: HCM_FILTER,
-        typed_config: hcm({
-          stat_prefix: `inbound_${p.ip}_${port}`,
-          route_config: {
-            name,
-            virtual_hosts: [{
-              name: `inbound|http|${port}`,
-              domains: ["*"],
-              routes: [{ name: "default", match: { prefix: "/" }, route: { cluster: inboundClusterName(port), timeout: { seconds: 0 } } }],
-            }],
-            validate_clusters: { value: false },
-          },
-          http_filters: [routerFilter()],
-          ...accessLog(input, "SERVER"),
-        }),
-      }],
-    }],
+    ...(inspect ? { listener_filters: [{ name: "envoy.filters.listener.tls_inspector", typed_config: { "@type": TYPE.tlsInspector } }] } : {}),
+    filter_chains: chains,
   };
 }
 

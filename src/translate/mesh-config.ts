@@ -4,6 +4,8 @@ export interface MeshConfig {
   rootNamespace: string;
   /** Kubernetes cluster domain, e.g. "cluster.local". */
   domainSuffix: string;
+  /** SPIFFE trust domain of workload identities (spiffe://<trustDomain>/ns/<ns>/sa/<sa>); default "cluster.local". */
+  trustDomain?: string;
   /**
    * meshConfig.accessLogFile=/dev/stdout: access logs on for every sidecar with the "envoy"
    * provider, unless a Telemetry object says otherwise for a workload.

@@ -11,6 +11,10 @@ export const TYPE = {
   cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
   endpoint: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
   secret: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+  upstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+  downstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+  rawBuffer: "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer",
+  tlsInspector: "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector",
   hcm: "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
   router: "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
   fileAccessLog: "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
@@ -37,7 +41,40 @@ export interface StructValue {
 }
 export interface Metadata { filter_metadata?: Record<string, Struct> }
 
-export interface ConfigSource { ads?: Record<string, never>; resource_api_version?: "V3" }
+export interface ConfigSource {
+  ads?: Record<string, never>;
+  resource_api_version?: "V3";
+  /** Istio's SDS source: a gRPC API config source naming the "sds-grpc" cluster (its agent). */
+  api_config_source?: { api_type: "GRPC"; transport_api_version?: "V3"; set_node_on_first_message_only?: boolean; grpc_services: { envoy_grpc: { cluster_name: string } }[] };
+  initial_fetch_timeout?: Duration;
+}
+
+// ---- TLS transport sockets ----
+/** envoy.config.core.v3.TransportSocket: "envoy.transport_sockets.tls" or "envoy.transport_sockets.raw_buffer". */
+export interface TransportSocket {
+  name: string;
+  typed_config?: ({ "@type": typeof TYPE.upstreamTls } & UpstreamTlsContext) | ({ "@type": typeof TYPE.downstreamTls } & DownstreamTlsContext) | { "@type": typeof TYPE.rawBuffer };
+}
+export interface SdsSecretConfig { name: string; sds_config?: ConfigSource }
+export interface DataSource { filename?: string; inline_string?: string; inline_bytes?: string }
+export interface StringMatcherLite { exact?: string; prefix?: string; suffix?: string; contains?: string; ignore_case?: boolean }
+export interface CertificateValidationContext {
+  trusted_ca?: DataSource;
+  match_subject_alt_names?: StringMatcherLite[];
+  /** envoy.type.matcher.v3.SubjectAltNameMatcher: san_type URI / DNS / ... with a matcher. */
+  match_typed_subject_alt_names?: { san_type: "EMAIL" | "DNS" | "URI" | "IP_ADDRESS" | "OTHER_NAME"; matcher: StringMatcherLite }[];
+}
+export interface CommonTlsContext {
+  tls_params?: { tls_minimum_protocol_version?: "TLS_AUTO" | "TLSv1_0" | "TLSv1_1" | "TLSv1_2" | "TLSv1_3"; tls_maximum_protocol_version?: "TLS_AUTO" | "TLSv1_0" | "TLSv1_1" | "TLSv1_2" | "TLSv1_3" };
+  tls_certificates?: { certificate_chain?: DataSource; private_key?: DataSource }[];
+  tls_certificate_sds_secret_configs?: SdsSecretConfig[];
+  validation_context?: CertificateValidationContext;
+  validation_context_sds_secret_config?: SdsSecretConfig;
+  combined_validation_context?: { default_validation_context: CertificateValidationContext; validation_context_sds_secret_config: SdsSecretConfig };
+  alpn_protocols?: string[];
+}
+export interface UpstreamTlsContext { common_tls_context?: CommonTlsContext; sni?: string }
+export interface DownstreamTlsContext { common_tls_context?: CommonTlsContext; require_client_certificate?: BoolValue }
 
 // ---- Listener (LDS) ----
 export interface Listener {
@@ -50,11 +87,14 @@ export interface Listener {
   api_listener?: { api_listener: HttpConnectionManagerAny };
   use_original_dst?: BoolValue;
   metadata?: Metadata;
+  /** tls_inspector: lets filter chains match transport_protocol "tls" vs "raw_buffer" (PERMISSIVE mTLS). */
+  listener_filters?: { name: string; typed_config?: { "@type": string } }[];
 }
 export interface FilterChain {
   name?: string;
   filter_chain_match?: { destination_port?: UInt32Value; server_names?: string[]; transport_protocol?: string; application_protocols?: string[] };
   filters: NetworkFilter[];
+  transport_socket?: TransportSocket;
 }
 export interface NetworkFilter { name: string; typed_config: HttpConnectionManagerAny }
 
@@ -212,6 +252,13 @@ export interface Cluster {
   alt_stat_name?: string;
   /** Keyed by extension name; Mizzen uses envoy.extensions.upstreams.http.v3.HttpProtocolOptions (upstream HTTP/2 for gRPC ports). */
   typed_extension_protocol_options?: Record<string, HttpProtocolOptionsAny>;
+  /** TLS to every endpoint (DestinationRule tls.mode ISTIO_MUTUAL, SIMPLE, MUTUAL). */
+  transport_socket?: TransportSocket;
+  /**
+   * Auto mTLS: the first entry whose match is a subset of the endpoint's
+   * filter_metadata["envoy.transport_socket_match"] decides (tlsMode: istio -> mTLS).
+   */
+  transport_socket_matches?: { name: string; match?: Struct; transport_socket: TransportSocket }[];
 }
 
 /** envoy.extensions.upstreams.http.v3.HttpProtocolOptions as an Any. */

@@ -2,6 +2,8 @@
 import { isObj, Issues, labelMap, list, obj, percent, str } from "./checks.ts";
 import type { Obj } from "./checks.ts";
 import type { PathSegment } from "../yaml.ts";
+import { checkAuthorizationPolicyMore } from "./authorization-policy.ts";
+import { checkRequestAuthenticationMore } from "./request-authentication.ts";
 
 function selector(spec: Obj, out: Issues): boolean {
   if (spec.selector === undefined || spec.selector === null) return false;
@@ -56,6 +58,7 @@ export function validateAuthorizationPolicy(spec: Obj, out: Issues): void {
       }
     });
   });
+  checkAuthorizationPolicyMore(spec, out);
 }
 
 export function validateRequestAuthentication(spec: Obj, out: Issues): void {
@@ -72,6 +75,7 @@ export function validateRequestAuthentication(spec: Obj, out: Issues): void {
       if (typeof obj(h).name !== "string" || obj(h).name === "") out.error([...at, "fromHeaders", j, "name"], "header name is required");
     });
   });
+  checkRequestAuthenticationMore(spec, out);
 }
 
 export function validateTelemetry(spec: Obj, out: Issues): void {

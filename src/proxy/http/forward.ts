@@ -7,6 +7,8 @@ import type { CompiledCluster, CompiledRoute, EndpointAddress, MatchInput, Route
 import type { ClusterRuntime } from "../upstream/cluster-runtime.ts";
 import { Attempt, type AttemptFailure, type AttemptHandlers } from "../upstream/attempt.ts";
 import { H2Attempt } from "../upstream/h2-attempt.ts";
+import type { ConnectionOptions } from "node:tls";
+import type { TlsContexts } from "../tls/contexts.ts";
 import { backoffMs, retryOnFailure, retryOnResponse } from "../upstream/retry-decision.ts";
 import { endToEndHeaders } from "./proxy-headers.ts";
 import { applyHeaderOps } from "../state/compile-headers.ts";
@@ -38,6 +40,8 @@ export interface ForwardInput {
   corsHeaders?: Record<string, string>;
   /** Shadow copies this request feeds (drawn already); sent once the body is known, see mirror.ts. */
   mirrors?: RequestMirrors;
+  /** Client TLS options per endpoint (mesh mTLS from the workload certificate). */
+  tls: TlsContexts;
 }
 
 function hasBody(req: IncomingMessage): boolean {
@@ -53,7 +57,7 @@ function originalDestination(authority: string): EndpointAddress | undefined {
   if (!m) return undefined;
   const host = m[1].startsWith("[") ? m[1].slice(1, -1) : m[1];
   const port = m[2] ? Number(m[2]) : 80;
-  return { host, port, key: `${m[1]}:${port}`, healthy: true, healthStatus: "HEALTHY", weight: 1 };
+  return { host, port, key: `${m[1]}:${port}`, healthy: true, healthStatus: "HEALTHY", weight: 1, socketMatch: undefined, tls: undefined };
 }
 
 export class ForwardExchange {
@@ -181,12 +185,24 @@ export class ForwardExchange {
     };
     const onWaitEnd = admit.waiting ? () => runtime.endWait() : undefined;
     const method = this.f.req.method ?? "GET";
+    let tlsOptions: ConnectionOptions | undefined;
+    if (ep.tls && !this.f.tls.usePlaintextFor(ep.tls)) {
+      const t = this.f.tls.clientOptions(ep.tls);
+      if (!t.ok) {
+        // No certificate to present: fail this try as a connection failure, with the reason.
+        onWaitEnd?.();
+        this.attempt = undefined;
+        queueMicrotask(() => handlers.onFailure("connect-failure", `TLS_error:${t.reason}`));
+        return;
+      }
+      tlsOptions = t.options;
+    }
     // HTTP/2 when the cluster says so, or when it says nothing and the request is gRPC over
     // HTTP/2 (a real gRPC client; an HTTP/1.1 "gRPC" request keeps HTTP/1.1, as the downstream).
     const attempt: Attempt | H2Attempt = cluster.http2 === true || (cluster.http2 === undefined && log.grpc && this.f.req.httpVersionMajor === 2)
-      ? new H2Attempt({ endpoint: ep, method, path: this.path, headers: this.f.headers, pool: runtime.h2, connectTimeoutMs: cluster.connectTimeoutMs, body: this.body, onWaitEnd }, handlers)
+      ? new H2Attempt({ endpoint: ep, method, path: this.path, headers: this.f.headers, pool: runtime.h2, connectTimeoutMs: cluster.connectTimeoutMs, body: this.body, onWaitEnd, ...(tlsOptions ? { tls: tlsOptions } : {}) }, handlers)
       : new Attempt({ endpoint: ep, method, path: this.path, headers: this.f.headers, agent: runtime.agent, connectTimeoutMs: cluster.connectTimeoutMs, body: this.body,
-        maxRequestsPerConnection: cluster.maxRequestsPerConnection, onWaitEnd }, handlers);
+        maxRequestsPerConnection: cluster.maxRequestsPerConnection, onWaitEnd, ...(tlsOptions ? { tls: { options: tlsOptions, agent: runtime.tlsAgent } } : {}) }, handlers);
     this.attempt = attempt;
     if (retry && retry.perTryTimeoutMs > 0) {
       this.tryTimer = setTimeout(() => {

@@ -18,9 +18,11 @@ import { ForwardExchange } from "./forward.ts";
 import { drawMirrors } from "./mirror.ts";
 import { writeAccessLogs, type AccessLogSink } from "./access-log.ts";
 import { runFault } from "./filters/fault.ts";
+import { runSecurityFilters } from "./filters/authn-authz.ts";
 import { addCorsHeaders, answerPreflight, evaluateCors } from "./filters/cors.ts";
 import type { IstioMetrics } from "../telemetry/istio-metrics.ts";
 import { addPeerHeaders, takePeerHeaders } from "../telemetry/peer-metadata.ts";
+import type { TlsContexts } from "../tls/contexts.ts";
 
 export interface HttpContext {
   snapshot(): Snapshot;
@@ -32,6 +34,8 @@ export interface HttpContext {
   random?: () => number;
   /** Istio's standard metrics and peer metadata exchange; off when absent. */
   telemetry?: IstioMetrics;
+  /** TLS contexts from the workload certificate (inbound mTLS, upstream mTLS). */
+  tls: TlsContexts;
 }
 
 function hostPort(addr: string | undefined, port: number | undefined): string {
@@ -64,7 +68,7 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
   const snap = ctx.snapshot();
   const listener = snap.listeners.get(listenerName) ?? fallback;
   const sock = req.socket;
-  const chain = selectFilterChain(listener, sock.localPort ?? 0);
+  const chain = selectFilterChain(listener, sock.localPort ?? 0, (sock as { encrypted?: boolean }).encrypted === true ? "tls" : "raw_buffer");
   const hcm = chain?.hcm;
   if (!hcm) {
     ctx.stats.inc(rejectedStat("no_http_filter_chain"));
@@ -114,6 +118,8 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
   }
   log.path = target.query ? `${target.path}?${target.query}` : target.path;
   log.authority = target.authority || "-";
+  // JWT authentication and authorization run before routing, as Envoy's filters do.
+  if ((hcm.filters.jwt || hcm.filters.rbac?.length) && !runSecurityFilters(hcm.filters, req, res, log, { method: log.method, path: log.path, authority: target.authority }, stats, ctx.logger)) return;
   const input: MatchInput = { method: log.method, authority: target.authority, path: target.path, query: target.query, headers, queryParams: undefined };
   const { route, configured } = findRoute(hcm, input);
   if (!route) {
@@ -179,5 +185,5 @@ function dispatchRoute(ctx: HttpContext, snap: Snapshot, listener: CompiledListe
   applyHeaderOps(choice.requestHeaders, upstreamHeaders);
   if (ctx.telemetry && !listener.inbound) addPeerHeaders(upstreamHeaders, ctx.telemetry);
   const mirrors = drawMirrors(ctx, snap, action.mirrors, action.timeoutMs, ctx.random);
-  new ForwardExchange({ req, res, log, stats, input, route, action, cluster, runtime: ctx.runtimes.get(cluster.name), headers: upstreamHeaders, corsHeaders, mirrors }).start();
+  new ForwardExchange({ req, res, log, stats, input, route, action, cluster, runtime: ctx.runtimes.get(cluster.name), headers: upstreamHeaders, corsHeaders, mirrors, tls: ctx.tls }).start();
 }

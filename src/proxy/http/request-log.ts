@@ -33,6 +33,8 @@ export class RequestLog {
   grpc = false;
   /** Peer metadata (x-envoy-peer-metadata) the downstream sent with the request, and the upstream with its response. */
   downstreamPeer: string | undefined;
+  /** The downstream's verified SPIFFE ID (mTLS), when the request came over mesh TLS. */
+  downstreamPrincipal: string | undefined = undefined;
   upstreamPeer: string | undefined;
   /** Set on inbound listeners with telemetry: this proxy's peer metadata, added to every response it writes. */
   replyPeer: { peerMetadata: string; peerId: string } | undefined;

@@ -11,6 +11,7 @@ import { rejectedStat, STAT } from "../stats.ts";
 import { handleConnect, rawReply, type TunnelHost } from "./connect-tunnel.ts";
 import { tunnelAuthority } from "../http/tunnel-authority.ts";
 import { adoptSession, downstreamSocket, installH2cSniff } from "./h2c-sniff.ts";
+import { DownstreamTls } from "../tls/downstream.ts";
 
 /** Envoy's default max_request_headers_kb is 60. */
 export const DEFAULT_MAX_HEADER_BYTES = 60 * 1024;
@@ -171,6 +172,8 @@ export class ListenerManager {
       }
       socket.destroy();
     });
+    // Last, so it runs first: a port with mTLS chains decides TLS or plaintext per connection.
+    this.installTransportInspection(b);
     b.ready = new Promise<void>((resolve) => {
       const onError = (err: NodeJS.ErrnoException) => {
         b.status.state = "failed";
@@ -190,6 +193,21 @@ export class ListenerManager {
       });
     });
     return b;
+  }
+
+  private installTransportInspection(b: Bound): void {
+    const { ctx, logger } = this.opts;
+    const handlers = b.server.listeners("connection") as ((s: Socket) => void)[];
+    b.server.removeAllListeners("connection");
+    const serve = (socket: Socket): void => {
+      for (const h of handlers) h.call(b.server, socket);
+    };
+    const tlsStage = new DownstreamTls({ listener: () => b.listener, certificate: () => ctx.tls.certificate(), stats: ctx.stats, logger, serve });
+    b.server.on("connection", (socket: Socket) => {
+      // Tunnelled sockets and plaintext-only listeners skip the inspection.
+      if (!b.listener.inspectTls || tunnelAuthority(socket) !== undefined) serve(socket);
+      else tlsStage.accept(socket);
+    });
   }
 
   private drain(b: Bound): void {

@@ -1,6 +1,7 @@
 // Cluster and ClusterLoadAssignment -> CompiledCluster / endpoint lists.
-import type { Cluster, ClusterLoadAssignment } from "../../xds/envoy-types.ts";
-import type { CircuitBreakerLimits, CompiledCluster, EndpointAddress, LbPolicy, OutlierDetectionConfig } from "./types.ts";
+import type { Cluster, ClusterLoadAssignment, Metadata } from "../../xds/envoy-types.ts";
+import type { CircuitBreakerLimits, ClusterTls, CompiledCluster, EndpointAddress, LbPolicy, OutlierDetectionConfig } from "./types.ts";
+import { compileUpstreamTls, isRawBuffer } from "../tls/compile-transport.ts";
 import { ConfigInvalid, durationMs } from "./string-match.ts";
 import { clusterService } from "../telemetry/destination-service.ts";
 
@@ -33,10 +34,52 @@ export function compileEndpoints(cla: ClusterLoadAssignment, field: string): End
         healthy: !UNHEALTHY.has(status),
         healthStatus: status,
         weight,
+        socketMatch: socketMatchOf(ep.metadata),
+        tls: undefined,
       });
     });
   });
   return out;
+}
+
+/** String fields of filter_metadata["envoy.transport_socket_match"]. */
+function socketMatchOf(md: Metadata | undefined): Record<string, string> | undefined {
+  const fields = md?.filter_metadata?.["envoy.transport_socket_match"]?.fields;
+  if (!fields) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fields)) if (typeof v?.string_value === "string") out[k] = v.string_value;
+  return out;
+}
+
+function compileClusterTls(c: Cluster, field: string): ClusterTls | undefined {
+  const matches = (c.transport_socket_matches ?? []).map((m, i) => {
+    const f = `${field}.transport_socket_matches[${i}]`;
+    const match: Record<string, string> = {};
+    for (const [k, v] of Object.entries(m?.match?.fields ?? {})) {
+      if (typeof v?.string_value !== "string") throw new ConfigInvalid(`${f}.match.${k}`, "only string values can be matched");
+      match[k] = v.string_value;
+    }
+    return { match, tls: isRawBuffer(m?.transport_socket) ? undefined : { ...compileUpstreamTls(m.transport_socket, `${f}.transport_socket`), auto: true } };
+  });
+  const always = c.transport_socket && !isRawBuffer(c.transport_socket) ? compileUpstreamTls(c.transport_socket, `${field}.transport_socket`) : undefined;
+  if (!always && matches.every((m) => !m.tls)) return undefined;
+  return { always, matches };
+}
+
+/** Envoy's rule: the first match whose every key equals the endpoint's metadata, else transport_socket. */
+function tlsFor(t: ClusterTls | undefined, ep: EndpointAddress): EndpointAddress["tls"] {
+  if (!t) return undefined;
+  for (const m of t.matches) {
+    let ok = true;
+    for (const k in m.match) if (ep.socketMatch?.[k] !== m.match[k]) ok = false;
+    if (ok) return m.tls;
+  }
+  return t.always;
+}
+
+function withTls(t: ClusterTls | undefined, endpoints: EndpointAddress[]): EndpointAddress[] {
+  if (!t) return endpoints;
+  return endpoints.map((e) => ({ ...e, tls: tlsFor(t, e) }));
 }
 
 function compileLbPolicy(c: Cluster, field: string): LbPolicy {
@@ -119,7 +162,8 @@ export function compileCluster(c: Cluster): CompiledCluster {
   if (!c?.name) throw new ConfigInvalid("cluster.name", "cluster needs a name");
   const type = c.type ?? "STATIC";
   if (!TYPES.has(type)) throw new ConfigInvalid(`${field}.type`, `cluster type ${String(type)} is not supported`);
-  const endpoints = c.load_assignment ? compileEndpoints(c.load_assignment, `${field}.load_assignment`) : [];
+  const tls = compileClusterTls(c, field);
+  const endpoints = withTls(tls, c.load_assignment ? compileEndpoints(c.load_assignment, `${field}.load_assignment`) : []);
   const edsName = type === "EDS" ? c.eds_cluster_config?.service_name || c.name : undefined;
   return {
     name: c.name,
@@ -135,10 +179,12 @@ export function compileCluster(c: Cluster): CompiledCluster {
     idleTimeoutMs: durationMs(c.common_http_protocol_options?.idle_timeout, `${field}.common_http_protocol_options.idle_timeout`) ?? 0,
     istioService: clusterService(c.metadata),
     http2: upstreamHttp2(c),
+    tls,
   };
 }
 
 /** A copy of an EDS cluster with its endpoints filled in. */
 export function withEndpoints(c: CompiledCluster, endpoints: EndpointAddress[]): CompiledCluster {
-  return { ...c, endpoints, healthyEndpoints: endpoints.filter((e) => e.healthy) };
+  const eps = withTls(c.tls, endpoints);
+  return { ...c, endpoints: eps, healthyEndpoints: eps.filter((e) => e.healthy) };
 }

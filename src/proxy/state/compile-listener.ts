@@ -9,6 +9,7 @@ import { ConfigInvalid, durationMs } from "./string-match.ts";
 import { compileRouteTable } from "./compile-route-table.ts";
 import { addHcmFilter, type HcmFilters } from "../http/filters/http-filters.ts";
 import { compileAccessLogs } from "../http/access-log.ts";
+import { compileDownstreamTls, isRawBuffer } from "../tls/compile-transport.ts";
 
 const ROUTER_NAME = "envoy.filters.http.router";
 const HCM_NAME = "envoy.filters.network.http_connection_manager";
@@ -60,7 +61,13 @@ function compileChain(fc: FilterChain, field: string): CompiledFilterChain {
   const port = fc.filter_chain_match?.destination_port?.value;
   const filters = fc.filters ?? [];
   const hcmFilter = filters.find((f) => f?.name === HCM_NAME || f?.typed_config?.["@type"] === TYPE.hcm);
-  const base = { name: fc.name || "-", destinationPort: port };
+  const transport = fc.filter_chain_match?.transport_protocol;
+  if (transport !== undefined && transport !== "" && transport !== "tls" && transport !== "raw_buffer") {
+    throw new ConfigInvalid(`${field}.filter_chain_match.transport_protocol`, `"${transport}" is not a transport protocol (use "tls" or "raw_buffer")`);
+  }
+  const tls = fc.transport_socket && !isRawBuffer(fc.transport_socket) ? compileDownstreamTls(fc.transport_socket, `${field}.transport_socket`) : undefined;
+  if (tls && transport === "raw_buffer") throw new ConfigInvalid(`${field}.transport_socket`, 'a chain matching transport_protocol "raw_buffer" cannot terminate TLS');
+  const base = { name: fc.name || "-", destinationPort: port, transportProtocol: (transport || undefined) as CompiledFilterChain["transportProtocol"], tls };
   if (!hcmFilter) {
     // A TCP-only chain (e.g. tcp_proxy): not served yet; connections to it are closed and counted.
     return { ...base, hcm: undefined, unsupportedReason: `no HTTP connection manager (filters: ${filters.map((f) => f?.name).join(", ") || "none"})` };
@@ -83,20 +90,32 @@ export function compileListener(l: Listener): CompiledListener | undefined {
   if (sa.protocol === "UDP") throw new ConfigInvalid(`${field}.address.socket_address.protocol`, "UDP listeners are not supported");
   if (!l.filter_chains?.length) throw new ConfigInvalid(`${field}.filter_chains`, "listener has no filter chains");
   const filterChains = l.filter_chains.map((fc, i) => compileChain(fc, `${field}.filter_chains[${i}]`));
+  (l.listener_filters ?? []).forEach((lf, i) => {
+    const known = lf?.name === "envoy.filters.listener.tls_inspector" || lf?.typed_config?.["@type"] === TYPE.tlsInspector;
+    if (!known) throw new ConfigInvalid(`${field}.listener_filters[${i}]`, `listener filter "${String(lf?.name)}" is not supported by the Mizzen proxy (only tls_inspector)`);
+  });
+  // Told apart by the first bytes: TLS chains need the ClientHello; Envoy's tls_inspector does the same.
+  const inspectTls = filterChains.some((fc) => fc.tls !== undefined || fc.transportProtocol !== undefined);
   return {
     name: l.name,
     host: sa.address,
     port,
     inbound: l.traffic_direction === "INBOUND",
     filterChains,
+    inspectTls,
     bindKey: `${sa.address}:${port}`,
   };
 }
 
-/** Picks the filter chain for a connection arriving on a local port: exact port match first, then a chain without a port. */
-export function selectFilterChain(l: CompiledListener, localPort: number): CompiledFilterChain | undefined {
+/**
+ * Picks the filter chain for a connection: among chains whose transport_protocol is unset or
+ * equal to the connection's ("tls" / "raw_buffer"), an exact destination port first, then a
+ * chain without a port.
+ */
+export function selectFilterChain(l: CompiledListener, localPort: number, transport: "tls" | "raw_buffer" = "raw_buffer"): CompiledFilterChain | undefined {
   let fallback: CompiledFilterChain | undefined;
   for (const fc of l.filterChains) {
+    if (fc.transportProtocol !== undefined && fc.transportProtocol !== transport) continue;
     if (fc.destinationPort === localPort) return fc;
     if (fc.destinationPort === undefined && !fallback) fallback = fc;
   }

@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from "../../xds/envoy-types.ts";
 import type { HcmFilters, RouteFilterConfigs } from "../http/filters/http-filters.ts";
 import type { CompiledAccessLog } from "../http/access-log.ts";
+import type { CompiledDownstreamTls, CompiledUpstreamTls } from "../tls/compile-transport.ts";
 
 /** What route matching looks at, computed once per request. */
 export interface MatchInput {
@@ -115,6 +116,10 @@ export interface CompiledFilterChain {
   /** undefined when the chain holds no HTTP connection manager we can run. */
   hcm: CompiledHcm | undefined;
   unsupportedReason: string | undefined;
+  /** filter_chain_match.transport_protocol: "tls", "raw_buffer", or undefined for any. */
+  transportProtocol: "tls" | "raw_buffer" | undefined;
+  /** The chain terminates TLS (mesh mTLS on an inbound port). */
+  tls: CompiledDownstreamTls | undefined;
 }
 
 export interface CompiledListener {
@@ -123,6 +128,8 @@ export interface CompiledListener {
   port: number;
   inbound: boolean;
   filterChains: CompiledFilterChain[];
+  /** Connections are told apart by their first bytes (TLS or plaintext) before a chain is chosen. */
+  inspectTls: boolean;
   /** Identity of the bind: listeners with the same key keep their socket across updates. */
   bindKey: string;
 }
@@ -135,6 +142,16 @@ export interface EndpointAddress {
   healthy: boolean;
   healthStatus: string;
   weight: number;
+  /** filter_metadata["envoy.transport_socket_match"] (e.g. tlsMode: istio); undefined when absent. */
+  socketMatch: Readonly<Record<string, string>> | undefined;
+  /** TLS towards this endpoint, resolved from the cluster's transport socket(s); undefined = plaintext. */
+  tls: CompiledUpstreamTls | undefined;
+}
+
+/** A cluster's transport sockets: one for every endpoint, or the first match by endpoint metadata. */
+export interface ClusterTls {
+  always: CompiledUpstreamTls | undefined;
+  matches: readonly { match: Readonly<Record<string, string>>; tls: CompiledUpstreamTls | undefined }[];
 }
 
 export interface CompiledCluster {
@@ -158,6 +175,8 @@ export interface CompiledCluster {
   istioService: { host: string; name: string; namespace: string } | undefined;
   /** Upstream protocol from HttpProtocolOptions: true = HTTP/2, false = HTTP/1.1, undefined = not said (gRPC requests then use HTTP/2). */
   http2: boolean | undefined;
+  /** undefined: plaintext to every endpoint. */
+  tls: ClusterTls | undefined;
 }
 
 export type LbPolicy = "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM";

@@ -2,6 +2,8 @@
 // or a failure classified as Envoy does (connect failure before the socket connected, reset
 // after). The caller owns retries and timeouts; abort() silences all later events.
 import http from "node:http";
+import https from "node:https";
+import type { ConnectionOptions } from "node:tls";
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import type { EndpointAddress } from "../state/types.ts";
@@ -26,6 +28,8 @@ export interface AttemptRequest {
   maxRequestsPerConnection?: number;
   /** Called once when the try stops waiting for a connection (ready, failed or aborted). */
   onWaitEnd?: () => void;
+  /** TLS towards the endpoint (with `tlsAgent`); plaintext when absent. */
+  tls?: { options: ConnectionOptions; agent: https.Agent };
 }
 
 /** Requests each pooled connection has carried (for max_requests_per_connection). */
@@ -42,7 +46,8 @@ export class Attempt {
 
   constructor(r: AttemptRequest, h: AttemptHandlers) {
     this.endpoint = r.endpoint;
-    const req = http.request({ host: r.endpoint.host, port: r.endpoint.port, method: r.method, path: r.path, headers: r.headers, agent: r.agent, setHost: false });
+    const target = { host: r.endpoint.host, port: r.endpoint.port, method: r.method, path: r.path, headers: r.headers, setHost: false };
+    const req = r.tls ? https.request({ ...target, ...r.tls.options, agent: r.tls.agent }) : http.request({ ...target, agent: r.agent });
     this.req = req;
     this.waitEnd = r.onWaitEnd;
     req.on("socket", (s) => {
@@ -59,7 +64,9 @@ export class Attempt {
         return;
       }
       this.connectTimer = setTimeout(() => s.destroy(Object.assign(new Error("connect timeout"), { code: "ETIMEDOUT" })), r.connectTimeoutMs);
-      s.once("connect", () => {
+      // With TLS the connection is ready after the handshake: a failed handshake (bad
+      // certificate, wrong identity) is a connection failure, as Envoy counts it.
+      s.once(r.tls ? "secureConnect" : "connect", () => {
         this.connected = true;
         clearTimeout(this.connectTimer);
         this.endWait();
@@ -80,7 +87,8 @@ export class Attempt {
       clearTimeout(this.connectTimer);
       this.unpipe();
       this.endWait();
-      h.onFailure(this.connected ? "reset" : "connect-failure", err.code ?? err.message);
+      const detail = err.code === "ERR_MIZZEN_SAN_MISMATCH" || (r.tls && !this.connected) ? `TLS_error:${err.code ?? ""}:${err.message}` : err.code ?? err.message;
+      h.onFailure(this.connected ? "reset" : "connect-failure", detail);
     });
     if (r.body === undefined) req.end();
     else if (Buffer.isBuffer(r.body)) req.end(r.body);

@@ -3,6 +3,7 @@
 // counters. Kept by cluster name and reused while new snapshots keep the cluster; a removed
 // cluster's pool is closed once idle and its outlier timer stopped.
 import http from "node:http";
+import https from "node:https";
 import type { CompiledCluster, EndpointAddress, LbPolicy, Snapshot } from "../state/types.ts";
 import { sameEndpoints, type Balancer } from "./balancer.ts";
 import { createBalancer } from "./load-balancer.ts";
@@ -31,6 +32,7 @@ export class ClusterOverflow {
 export class ClusterRuntime {
   readonly name: string;
   readonly agent: http.Agent;
+  readonly tlsAgent: https.Agent;
   /** HTTP/2 sessions (gRPC and http2_protocol_options clusters), one per endpoint. */
   readonly h2: H2Pool;
   inflight = 0;
@@ -61,6 +63,8 @@ export class ClusterRuntime {
     // Connections leave from the pod's own address (Envoy's upstream_bind_config), so the
     // peer sees which workload is calling.
     this.agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo", ...(bindAddress ? { localAddress: bindAddress } : {}) });
+    // TLS endpoints (mesh mTLS, origination) pool separately; TLS sessions are resumed.
+    this.tlsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo", ...(bindAddress ? { localAddress: bindAddress } : {}) });
     this.h2 = new H2Pool(bindAddress);
   }
 
@@ -85,8 +89,9 @@ export class ClusterRuntime {
     const prev = this.cluster;
     this.cluster = c;
     this.agent.maxTotalSockets = c.circuitBreakers?.maxConnections ?? Infinity;
+    this.tlsAgent.maxTotalSockets = c.circuitBreakers?.maxConnections ?? Infinity;
     // The agent closes pooled sockets idle this long (its timeout only acts on free sockets).
-    (this.agent as http.Agent & { options: { timeout?: number } }).options.timeout = c.idleTimeoutMs > 0 ? c.idleTimeoutMs : undefined;
+    for (const a of [this.agent, this.tlsAgent]) (a as http.Agent & { options: { timeout?: number } }).options.timeout = c.idleTimeoutMs > 0 ? c.idleTimeoutMs : undefined;
     const od = c.outlierDetection;
     const fresh = od !== undefined && this.outlier === undefined;
     if (!od) {
@@ -207,6 +212,7 @@ export class ClusterRuntime {
     this.inflight--;
     if (this.removed && this.inflight === 0) {
       this.agent.destroy();
+      this.tlsAgent.destroy();
       this.h2.close();
     }
   }
@@ -217,6 +223,7 @@ export class ClusterRuntime {
     this.outlier?.stop();
     if (this.inflight === 0) {
       this.agent.destroy();
+      this.tlsAgent.destroy();
       this.h2.close();
     }
   }
@@ -266,6 +273,7 @@ export class ClusterRuntimes {
     for (const rt of this.byName.values()) {
       rt.outlier?.stop();
       rt.agent.destroy();
+      rt.tlsAgent.destroy();
       rt.h2.close();
     }
     this.byName.clear();

@@ -16,6 +16,8 @@ export interface H2AttemptRequest {
   /** Upstream headers in HTTP/1 form; "host" becomes ":authority". */
   headers: OutgoingHttpHeaders;
   pool: H2Pool;
+  /** TLS towards the endpoint; plaintext (h2c) when absent. */
+  tls?: import("node:tls").ConnectionOptions;
   connectTimeoutMs: number;
   body: Buffer | Readable | undefined;
   onWaitEnd?: () => void;
@@ -48,7 +50,7 @@ export class H2Attempt {
   constructor(r: H2AttemptRequest, h: AttemptHandlers) {
     this.endpoint = r.endpoint;
     this.waitEnd = r.onWaitEnd;
-    const session = r.pool.session(r.endpoint);
+    const session = r.pool.session(r.endpoint, r.tls);
     let connected = !session.connecting;
     const fail = (detail: string): void => {
       if (this.settled) return;

@@ -3,6 +3,7 @@
 // leaves the pool; the next try opens a fresh one.
 import http2 from "node:http2";
 import net from "node:net";
+import tls from "node:tls";
 import type { EndpointAddress } from "../state/types.ts";
 
 export class H2Pool {
@@ -14,23 +15,26 @@ export class H2Pool {
     this.localAddress = localAddress;
   }
 
-  /** The endpoint's session, opened now if there is none usable. */
-  session(ep: EndpointAddress): http2.ClientHttp2Session {
-    const cur = this.sessions.get(ep.key);
+  /** The endpoint's session, opened now if there is none usable; `tlsOptions` for TLS (ALPN h2). */
+  session(ep: EndpointAddress, tlsOptions?: tls.ConnectionOptions): http2.ClientHttp2Session {
+    const key = tlsOptions ? `tls|${ep.key}` : ep.key;
+    const cur = this.sessions.get(key);
     if (cur && !cur.closed && !cur.destroyed) return cur;
     const host = ep.host.includes(":") ? `[${ep.host}]` : ep.host;
     // Connections leave from the pod's own address, as the HTTP/1.1 pool's do.
     const localAddress = this.localAddress;
-    const s = http2.connect(`http://${host}:${ep.port}`, localAddress ? { createConnection: () => net.connect({ host: ep.host, port: ep.port, localAddress }) } : {});
+    const s = tlsOptions
+      ? http2.connect(`https://${host}:${ep.port}`, { createConnection: () => tls.connect({ ...tlsOptions, host: ep.host, port: ep.port, ALPNProtocols: ["h2"], ...(localAddress ? { localAddress } : {}) }) })
+      : http2.connect(`http://${host}:${ep.port}`, localAddress ? { createConnection: () => net.connect({ host: ep.host, port: ep.port, localAddress }) } : {});
     const forget = (): void => {
-      if (this.sessions.get(ep.key) === s) this.sessions.delete(ep.key);
+      if (this.sessions.get(key) === s) this.sessions.delete(key);
     };
     s.on("error", forget); // each try sees the failure on its own stream
     s.once("close", forget);
     s.once("goaway", forget);
     // An idle session must not keep the process alive.
     s.unref();
-    this.sessions.set(ep.key, s);
+    this.sessions.set(key, s);
     if (this.closed) s.close();
     return s;
   }

@@ -112,8 +112,8 @@ test("the listener compiler accepts the fault and cors filters and still refuses
   filters.unshift({ name: "envoy.filters.http.fault", typed_config: { "@type": FAULT_TYPE_URL } }, { name: "envoy.filters.http.cors", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors" } });
   const hcm = compileListener(l)!.filterChains[0].hcm!;
   assert.deepEqual(hcm.filters, { fault: true, cors: true, defaultFault: undefined });
-  filters.unshift({ name: "envoy.filters.http.jwt_authn", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication" } });
-  assert.throws(() => compileListener(l), /jwt_authn" is not supported/);
+  filters.unshift({ name: "envoy.filters.http.ext_authz", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz" } });
+  assert.throws(() => compileListener(l), /ext_authz" is not supported/);
 });
 
 const policy = (extra: Record<string, unknown> = {}) => compileCorsPolicy({

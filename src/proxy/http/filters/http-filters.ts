@@ -4,12 +4,18 @@
 // its Any, as Envoy resolves factories; anything else is refused unless marked optional.
 import { ConfigInvalid } from "../../state/string-match.ts";
 import { compileFault, FAULT_FILTER_NAME, FAULT_TYPE_URL, type CompiledFault } from "./fault.ts";
+import { compileJwtAuthn, JWT_AUTHN_FILTER_NAME, JWT_AUTHN_TYPE_URL, type CompiledJwtAuthn } from "./jwt-authn.ts";
+import { compileRbac, RBAC_FILTER_NAME, RBAC_TYPE_URL, type CompiledRbac } from "./rbac.ts";
 import { compileCorsPolicy, CORS_FILTER_NAME, CORS_POLICY_TYPE_URL, CORS_TYPE_URL, type CompiledCors } from "./cors.ts";
 
 type AnyConfig = { "@type"?: string } & Record<string, unknown>;
 
-/** Filters of one HTTP connection manager, in Envoy's decode order: fault, then CORS, then the router. */
+/** Filters of one HTTP connection manager, in Envoy's decode order: JWT, RBAC, fault, CORS, router. */
 export interface HcmFilters {
+  /** RequestAuthentication (envoy.filters.http.jwt_authn); undefined when the HCM has none. */
+  jwt?: CompiledJwtAuthn | undefined;
+  /** AuthorizationPolicy (envoy.filters.http.rbac), in filter order; empty when none. */
+  rbac?: CompiledRbac[];
   fault: boolean;
   cors: boolean;
   /** The fault filter's own config: used by routes without a per-route HTTPFault. */
@@ -32,6 +38,14 @@ const FILTER_CONFIG_TYPE_URL = "type.googleapis.com/envoy.config.route.v3.Filter
  */
 export function addHcmFilter(filters: HcmFilters, f: { name?: string; typed_config?: AnyConfig }, field: string): boolean {
   const type = f.typed_config?.["@type"];
+  if (type === JWT_AUTHN_TYPE_URL || (type === undefined && f.name === JWT_AUTHN_FILTER_NAME)) {
+    filters.jwt = compileJwtAuthn(f.typed_config, `${field}.typed_config`);
+    return true;
+  }
+  if (type === RBAC_TYPE_URL || (type === undefined && f.name === RBAC_FILTER_NAME)) {
+    (filters.rbac ??= []).push(compileRbac(f.typed_config, `${field}.typed_config`));
+    return true;
+  }
   if (type === FAULT_TYPE_URL || (type === undefined && f.name === FAULT_FILTER_NAME)) {
     filters.fault = true;
     filters.defaultFault = compileFault(f.typed_config, `${field}.typed_config`);
