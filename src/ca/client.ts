@@ -13,13 +13,15 @@ export interface CertificateRequestOptions {
   validitySeconds?: number;
   metadata?: Record<string, Json>;
   credentials?: grpc.ChannelCredentials;
+  /** e.g. grpc.ssl_target_name_override when the CA is dialled by IP but its certificate names a DNS name. */
+  channelOptions?: grpc.ChannelOptions;
   /** Default 10 s. */
   deadlineMs?: number;
 }
 
 /** Resolves to the PEM chain (leaf first, root last); rejects with the gRPC error (code, details). */
 export function requestCertificate(opts: CertificateRequestOptions): Promise<string[]> {
-  const client = new grpc.Client(opts.address, opts.credentials ?? grpc.credentials.createInsecure());
+  const client = new grpc.Client(opts.address, opts.credentials ?? grpc.credentials.createInsecure(), opts.channelOptions ?? {});
   const md = new grpc.Metadata();
   if (opts.token !== undefined) md.set("authorization", `Bearer ${opts.token}`);
   const req: Partial<CertificateRequestMessage> = { csr: opts.csrPem, validity_duration: opts.validitySeconds ?? 0, metadata: opts.metadata };

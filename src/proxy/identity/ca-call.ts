@@ -1,13 +1,13 @@
 // One CreateCertificate call to the mesh CA over TLS, with every failure turned into an
 // IdentityError that says what went wrong and what to change.
 //
-// This is src/ca/client.ts's requestCertificate plus channel options: the CA is usually dialled
+// It is src/ca/client.ts's requestCertificate with channel options: the CA is usually dialled
 // by IP (127.0.0.1:15012) while its certificate names a DNS name ("mizzen-control",
 // "istiod.istio-system.svc"), so the TLS server name is overridden. Overriding it through the
 // channel (rather than only checkServerIdentity) also sends that name as SNI, and keeps Node
 // from warning about an IP address used as a TLS server name.
 import * as grpc from "@grpc/grpc-js";
-import { CREATE_CERTIFICATE_PATH, decodeCertificateResponse, encodeCertificateRequest, type CertificateRequestMessage, type CertificateResponseMessage } from "../../ca/proto.ts";
+import { requestCertificate } from "../../ca/client.ts";
 import { IdentityError } from "./errors.ts";
 
 export interface CaCallOptions {
@@ -30,29 +30,21 @@ export function caCredentials(rootPem: string): grpc.ChannelCredentials {
 }
 
 /** The chain the CA answered (leaf first, root last); throws an IdentityError. */
-export function requestSignedChain(opts: CaCallOptions): Promise<string[]> {
-  const client = new grpc.Client(opts.caAddress, opts.credentials, {
-    "grpc.ssl_target_name_override": opts.caServerName,
-    "grpc.default_authority": opts.caServerName,
-  });
-  const md = new grpc.Metadata();
-  md.set("authorization", `Bearer ${opts.token}`);
-  const req: Partial<CertificateRequestMessage> = { csr: opts.csrPem, validity_duration: opts.validitySeconds, metadata: opts.metadata };
-  return new Promise<string[]>((resolve, reject) => {
-    client.makeUnaryRequest<Partial<CertificateRequestMessage>, CertificateResponseMessage>(
-      CREATE_CERTIFICATE_PATH,
-      (m) => encodeCertificateRequest(m),
-      (b) => decodeCertificateResponse(b),
-      req,
-      md,
-      { deadline: Date.now() + opts.timeoutMs },
-      (err, res) => {
-        client.close();
-        if (err) reject(classifyCaError(err, opts));
-        else resolve(res?.cert_chain ?? []);
-      },
-    );
-  });
+export async function requestSignedChain(opts: CaCallOptions): Promise<string[]> {
+  try {
+    return await requestCertificate({
+      address: opts.caAddress,
+      csrPem: opts.csrPem,
+      token: opts.token,
+      validitySeconds: opts.validitySeconds,
+      ...(opts.metadata ? { metadata: opts.metadata } : {}),
+      credentials: opts.credentials,
+      channelOptions: { "grpc.ssl_target_name_override": opts.caServerName, "grpc.default_authority": opts.caServerName },
+      deadlineMs: opts.timeoutMs,
+    });
+  } catch (err) {
+    throw classifyCaError(err as grpc.ServiceError, opts);
+  }
 }
 
 // What a failed TLS handshake looks like in grpc-js's "Last error" text (OpenSSL and Node wording).

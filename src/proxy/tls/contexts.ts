@@ -5,15 +5,11 @@
 import tls from "node:tls";
 import type { PeerCertificate } from "node:tls";
 import type { CompiledUpstreamTls } from "./compile-transport.ts";
+import { clientTlsOptions, peerPrincipal as identityPeerPrincipal } from "../identity/tls-contexts.ts";
+import { parseSubjectAltNames } from "../identity/subject-alt-names.ts";
+import type { WorkloadCertificate } from "../identity/validate-chain.ts";
 
-/** The workload certificate as the identity manager hands it out. */
-export interface WorkloadCertificate {
-  certChainPem: string;
-  keyPem: string;
-  rootsPem: string;
-  spiffeId: string;
-  notAfter: Date;
-}
+export type { WorkloadCertificate };
 
 /** Where the proxy's own certificate comes from; current() is undefined before the first one. */
 export interface SecretSource {
@@ -22,26 +18,12 @@ export interface SecretSource {
 
 export type ClientTls = { ok: true; options: tls.ConnectionOptions } | { ok: false; reason: string };
 
-/** URI SANs of a certificate (Node renders them as "URI:spiffe://..., DNS:..."). */
-export function uriSans(cert: Pick<PeerCertificate, "subjectaltname"> | undefined): string[] {
-  const text = cert?.subjectaltname;
-  if (!text) return [];
-  const out: string[] = [];
-  for (const part of text.split(", ")) if (part.startsWith("URI:")) out.push(part.slice(4));
-  return out;
-}
-
-function dnsAndUriSans(cert: PeerCertificate): string[] {
-  const text = cert.subjectaltname ?? "";
-  return text.split(", ").filter((p) => p.startsWith("URI:") || p.startsWith("DNS:") || p.startsWith("IP Address:")).map((p) => p.slice(p.indexOf(":") + 1));
-}
-
-/** Envoy's match_subject_alt_names: one of the certificate's SANs must equal one of `sans`. */
-function sanChecker(sans: readonly string[], fallbackToHostname: boolean): (host: string, cert: PeerCertificate) => Error | undefined {
+/** Envoy's match_subject_alt_names for origination: one SAN must equal one of `sans`; none listed = hostname check. */
+function originationSanCheck(sans: readonly string[]): (host: string, cert: PeerCertificate) => Error | undefined {
+  if (sans.length === 0) return tls.checkServerIdentity;
   const wanted = new Set(sans);
-  return (host, cert) => {
-    if (wanted.size === 0) return fallbackToHostname ? tls.checkServerIdentity(host, cert) : undefined;
-    const presented = dnsAndUriSans(cert);
+  return (_host, cert) => {
+    const presented = parseSubjectAltNames(cert.subjectaltname).map((n) => n.value);
     if (presented.some((s) => wanted.has(s))) return undefined;
     return Object.assign(new Error(`server identity [${presented.join(", ") || "no SAN"}] is not one of the expected [${sans.join(", ")}]`), { code: "ERR_MIZZEN_SAN_MISMATCH" });
   };
@@ -49,7 +31,6 @@ function sanChecker(sans: readonly string[], fallbackToHostname: boolean): (host
 
 export class TlsContexts {
   readonly #secrets: SecretSource | undefined;
-  readonly #client = new WeakMap<WorkloadCertificate, Map<string, tls.ConnectionOptions>>();
   readonly #files = new Map<string, tls.ConnectionOptions>();
 
   constructor(secrets: SecretSource | undefined) {
@@ -79,7 +60,7 @@ export class TlsContexts {
           ...(u.sni ? { servername: u.sni } : {}),
           ...(u.alpn.length ? { ALPNProtocols: [...u.alpn] } : {}),
           rejectUnauthorized: true,
-          checkServerIdentity: sanChecker(u.sans, true),
+          checkServerIdentity: originationSanCheck(u.sans),
         };
         this.#files.set(u.cacheKey, options);
       }
@@ -87,34 +68,13 @@ export class TlsContexts {
     }
     const cert = this.#secrets?.current();
     if (!cert) return { ok: false, reason: "no_workload_certificate" };
-    let byKey = this.#client.get(cert);
-    if (!byKey) this.#client.set(cert, (byKey = new Map()));
-    let options = byKey.get(u.cacheKey);
-    if (!options) {
-      options = {
-        secureContext: tls.createSecureContext({ cert: cert.certChainPem, key: cert.keyPem, ca: cert.rootsPem, minVersion: u.minVersion }),
-        ...(u.sni ? { servername: u.sni } : {}),
-        ...(u.alpn.length ? { ALPNProtocols: [...u.alpn] } : {}),
-        rejectUnauthorized: true,
-        // Mesh certificates name a SPIFFE identity, not a host: the SAN check replaces hostname checks.
-        checkServerIdentity: sanChecker(u.sans, false),
-      };
-      byKey.set(u.cacheKey, options);
-    }
+    // Mesh certificates name a SPIFFE identity, not a host: the SAN check replaces hostname checks.
+    const options = clientTlsOptions(cert, { expectedSans: u.sans, ...(u.sni ? { servername: u.sni } : {}), ...(u.alpn.length ? { alpn: u.alpn } : {}) });
     return { ok: true, options };
   }
 }
 
-const principals = new WeakMap<object, string | undefined>();
-
-/** The verified peer's SPIFFE ID on a TLS socket (computed once per connection); undefined for plaintext. */
+/** The verified peer's SPIFFE ID on a (TLS) socket, once per connection; undefined for plaintext. */
 export function peerPrincipal(socket: object): string | undefined {
-  if (principals.has(socket)) return principals.get(socket);
-  const s = socket as Partial<tls.TLSSocket>;
-  let id: string | undefined;
-  if (s.encrypted === true && typeof s.getPeerCertificate === "function" && s.authorized === true) {
-    id = uriSans(s.getPeerCertificate()).find((u) => u.startsWith("spiffe://"));
-  }
-  principals.set(socket, id);
-  return id;
+  return (socket as { encrypted?: boolean }).encrypted === true ? identityPeerPrincipal(socket as tls.TLSSocket) : undefined;
 }

@@ -14,6 +14,7 @@ import { rejectedStat } from "../stats.ts";
 import type { ProxyStats } from "../stats.ts";
 import type { WorkloadCertificate } from "./contexts.ts";
 import type { CompiledDownstreamTls } from "./compile-transport.ts";
+import { serverTlsOptions } from "../identity/tls-contexts.ts";
 
 const TLS_HANDSHAKE_RECORD = 0x16;
 /** A client that opened a connection must finish its TLS handshake within this time. */
@@ -101,15 +102,12 @@ export class DownstreamTls {
     if (!cert) return undefined;
     const key = `${settings.minVersion}|${settings.requireClientCert}|${settings.alpn.join(",")}`;
     let entry = this.#servers.get(key);
+    // Mesh TLS as Istio's inbound: client certificate from the mesh required, ALPN h2 / http/1.1.
     const options = (): tls.TlsOptions => ({
-      cert: cert.certChainPem,
-      key: cert.keyPem,
-      ca: cert.rootsPem,
+      ...serverTlsOptions(cert, { mode: "ISTIO_MUTUAL" }),
       minVersion: settings.minVersion,
-      requestCert: true,
       rejectUnauthorized: settings.requireClientCert,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-      ALPNProtocols: settings.alpn.length ? [...settings.alpn] : ["h2", "http/1.1"],
     });
     if (!entry) {
       const server = tls.createServer(options());
