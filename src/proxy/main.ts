@@ -91,6 +91,7 @@ export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
   });
   const telemetry = opts.node && opts.telemetry !== false ? new IstioMetrics(opts.node) : undefined;
   const tlsContexts = new TlsContexts(opts.secrets);
+  if (telemetry && opts.secrets) telemetry.principal = () => opts.secrets?.current()?.spiffeId;
   const ctx: HttpContext = { snapshot: () => state.current, runtimes, stats, accessLog: opts.accessLog ?? stdoutSink, logger, telemetry, tls: tlsContexts };
   listeners = new ListenerManager({ ctx, logger, drainMs: opts.drainMs, maxHeaderBytes: opts.maxHeaderBytes });
   const lm = listeners;

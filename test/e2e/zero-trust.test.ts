@@ -92,6 +92,12 @@ test("the allowed caller reaches the server over mTLS; another path is denied by
   assert.equal(denied.body, "RBAC: access denied");
   assert.ok(stat(serverPod, "rbac.denied") >= 1);
   assert.match(mesh.output(), /request denied by AuthorizationPolicy .*policy=none/);
+  // Istio's metric labels carry the mTLS identities on both reporters.
+  const serverMetrics = execFileSync("curl", ["-s", `http://${serverPod}:15090/stats/prometheus`], { encoding: "utf8" });
+  assert.match(serverMetrics, /istio_requests_total\{reporter="destination"[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/client"[^}]*destination_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/server"[^}]*\} \d+|istio_requests_total\{reporter="destination"[^}]*connection_security_policy="mutual_tls"/);
+  assert.match(serverMetrics, /connection_security_policy="mutual_tls"/);
+  const clientMetrics = execFileSync("curl", ["-s", `http://127.${SUBNET}.1.1:15090/stats/prometheus`], { encoding: "utf8" });
+  assert.match(clientMetrics, /reporter="source"[^}]*destination_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/server"/);
 });
 
 test("plaintext to a STRICT port is refused and counted", () => {

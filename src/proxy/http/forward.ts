@@ -8,7 +8,7 @@ import type { ClusterRuntime } from "../upstream/cluster-runtime.ts";
 import { Attempt, type AttemptFailure, type AttemptHandlers } from "../upstream/attempt.ts";
 import { H2Attempt } from "../upstream/h2-attempt.ts";
 import type { ConnectionOptions } from "node:tls";
-import type { TlsContexts } from "../tls/contexts.ts";
+import { peerPrincipal, type TlsContexts } from "../tls/contexts.ts";
 import { backoffMs, retryOnFailure, retryOnResponse } from "../upstream/retry-decision.ts";
 import { endToEndHeaders } from "./proxy-headers.ts";
 import { applyHeaderOps } from "../state/compile-headers.ts";
@@ -299,6 +299,11 @@ export class ForwardExchange {
     else host.rqSuccess++;
     const headers = endToEndHeaders(r.headers);
     log.upstreamPeer = takePeerHeaders(headers);
+    const upstreamSocket = r.socket as { encrypted?: boolean } | undefined;
+    if (upstreamSocket?.encrypted === true) {
+      log.upstreamTls = true;
+      log.upstreamPrincipal = peerPrincipal(upstreamSocket);
+    }
     if (log.replyPeer) addPeerHeaders(headers, log.replyPeer);
     const serviceTime = String(Date.now() - this.attemptStart);
     headers["x-envoy-upstream-service-time"] = serviceTime;

@@ -22,7 +22,7 @@ import { runSecurityFilters } from "./filters/authn-authz.ts";
 import { addCorsHeaders, answerPreflight, evaluateCors } from "./filters/cors.ts";
 import type { IstioMetrics } from "../telemetry/istio-metrics.ts";
 import { addPeerHeaders, takePeerHeaders } from "../telemetry/peer-metadata.ts";
-import type { TlsContexts } from "../tls/contexts.ts";
+import { peerPrincipal, type TlsContexts } from "../tls/contexts.ts";
 
 export interface HttpContext {
   snapshot(): Snapshot;
@@ -93,6 +93,10 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
   log.grpc = headers["content-type"]?.startsWith("application/grpc") === true;
   // Peer metadata never reaches the application; an inbound listener answers with its own.
   log.downstreamPeer = takePeerHeaders(headers);
+  if ((sock as { encrypted?: boolean }).encrypted === true) {
+    log.downstreamTls = true;
+    log.downstreamPrincipal = peerPrincipal(sock);
+  }
   const telemetry = ctx.telemetry;
   if (telemetry && listener.inbound) log.replyPeer = telemetry;
   if (hcm.generateRequestId && headers["x-request-id"] === undefined) headers["x-request-id"] = randomUUID();

@@ -35,6 +35,11 @@ export class RequestLog {
   downstreamPeer: string | undefined;
   /** The downstream's verified SPIFFE ID (mTLS), when the request came over mesh TLS. */
   downstreamPrincipal: string | undefined = undefined;
+  /** The request came over mesh mTLS (inbound). */
+  downstreamTls = false;
+  /** The upstream connection was TLS, and the identity the upstream presented. */
+  upstreamTls = false;
+  upstreamPrincipal: string | undefined = undefined;
   upstreamPeer: string | undefined;
   /** Set on inbound listeners with telemetry: this proxy's peer metadata, added to every response it writes. */
   replyPeer: { peerMetadata: string; peerId: string } | undefined;

@@ -55,6 +55,9 @@ export class IstioMetrics {
   /** Requests not recorded because MAX_SERIES was reached. */
   dropped = 0;
 
+  /** This proxy's own SPIFFE ID (its workload certificate), for the *_principal labels. */
+  principal: (() => string | undefined) | undefined;
+
   constructor(node: ProxyNode) {
     this.self = peerFromNode(node);
     this.peerMetadata = encodePeerMetadata(node);
@@ -98,7 +101,11 @@ export class IstioMetrics {
       byKey.set(serviceKey, prefix);
     }
     const grpc = log.grpc;
-    const seriesKey = `${log.status}|${log.flags}|${grpc ? "g" : "h"}`;
+    // Istio: the destination reports mutual_tls or none; the source reports unknown.
+    const mtls = inbound ? log.downstreamTls : log.upstreamTls;
+    const peerPrincipal = (inbound ? log.downstreamPrincipal : log.upstreamPrincipal) ?? UNKNOWN;
+    const ownPrincipal = mtls ? this.principal?.() ?? UNKNOWN : UNKNOWN;
+    const seriesKey = `${log.status}|${log.flags}|${grpc ? "g" : "h"}|${mtls ? peerPrincipal : ""}`;
     let s = prefix.series.get(seriesKey);
     if (!s) {
       if (this.seriesCount >= MAX_SERIES) {
@@ -112,7 +119,9 @@ export class IstioMetrics {
         // gRPC status travels in trailers, which the proxy does not read yet.
         ["grpc_response_status", grpc ? UNKNOWN : ""],
         ["response_flags", log.flags || "-"],
-        ["connection_security_policy", "none"],
+        ["connection_security_policy", inbound ? (mtls ? "mutual_tls" : "none") : UNKNOWN],
+        ["source_principal", inbound ? peerPrincipal : ownPrincipal],
+        ["destination_principal", inbound ? ownPrincipal : peerPrincipal],
       ]);
       s = { labels: `${prefix.labels},${outcome}`, requests: 0, duration: new Histogram(ISTIO_BUCKETS), requestBytes: new Histogram(ISTIO_BUCKETS), responseBytes: new Histogram(ISTIO_BUCKETS) };
       prefix.series.set(seriesKey, s);
@@ -132,13 +141,11 @@ export class IstioMetrics {
       ["source_canonical_service", src.canonicalService],
       ["source_canonical_revision", src.canonicalRevision],
       ["source_workload_namespace", src.namespace],
-      ["source_principal", UNKNOWN],
       ["source_app", src.app],
       ["source_version", src.version],
       ["source_cluster", src.cluster],
       ["destination_workload", dst.workload],
       ["destination_workload_namespace", dst.namespace],
-      ["destination_principal", UNKNOWN],
       ["destination_app", dst.app],
       ["destination_version", dst.version],
       ["destination_service", svc.host],

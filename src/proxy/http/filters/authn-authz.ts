@@ -10,7 +10,6 @@ import { evaluateRbac, rbacDenialDetails, RBAC_DENIED_BODY, RBAC_DENIED_STATUS, 
 import { sendLocalReply } from "../local-reply.ts";
 import type { RequestLog } from "../request-log.ts";
 import type { ProxyStats } from "../../stats.ts";
-import { peerPrincipal } from "../../tls/contexts.ts";
 
 const NO_METADATA: AuthzRequest["metadata"] = Object.freeze({});
 
@@ -37,8 +36,7 @@ export function runSecurityFilters(filters: HcmFilters, req: IncomingMessage, re
   }
   const rbac = filters.rbac;
   if (!rbac || rbac.length === 0) return true;
-  const principal = peerPrincipal(sock);
-  log.downstreamPrincipal = principal;
+  const principal = log.downstreamPrincipal;
   const decision = evaluateRbac(rbac, {
     method: input.method,
     path: input.path,
