@@ -10,6 +10,7 @@ import { registerControl } from "./control.ts";
 import { registerProxy } from "./proxy.ts";
 import { registerUp } from "./up.ts";
 import { registerInspect } from "./inspect-register.ts";
+import { registerToken } from "./token.ts";
 import { UserError } from "./user-error.ts";
 
 function fail(err: unknown): never {
@@ -32,6 +33,7 @@ registerControl(program);
 registerProxy(program);
 registerUp(program);
 registerInspect(program);
+registerToken(program);
 program
   .command("validate")
   .argument("<dir>", "folder of Istio YAML")
