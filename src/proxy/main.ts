@@ -18,6 +18,7 @@ import { IstioMetrics } from "./telemetry/istio-metrics.ts";
 import { TlsContexts, type SecretSource } from "./tls/contexts.ts";
 import type { WorkloadIdentityManager } from "./identity/workload-identity.ts";
 import { credentials as grpcCredentials } from "@grpc/grpc-js";
+import { UserError } from "../cli/user-error.ts";
 
 /** The DNS name on the control plane's certificate that sidecars verify (see src/ca/serving-cert.ts). */
 const CONTROL_PLANE_NAME = "mizzen-control";
@@ -128,7 +129,19 @@ export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise
       metadata: { WorkloadName: opts.node.name },
     });
     // The first certificate comes before any listener: an mTLS port never serves without one.
-    await identity.start();
+    try {
+      await identity.start();
+    } catch (err) {
+      // Each start failure (token refused, CA unreachable, TLS) already says what to fix.
+      throw (err as { code?: string }).code?.startsWith("MIZZEN_E_IDENTITY") ? new UserError((err as Error).message) : err;
+    }
+    // The CA signs the identity the token names; a proxy started as someone else stops here.
+    const expected = `/ns/${opts.node.namespace}/sa/${opts.node.serviceAccount}`;
+    const got = identity.current().spiffeId;
+    if (!got.endsWith(expected)) {
+      identity.stop();
+      throw new UserError(`the bootstrap token is for ${got} but this proxy was started as namespace "${opts.node.namespace}", service account "${opts.node.serviceAccount}"; pass the --namespace and --service-account the token was issued for, or issue a token for this identity`);
+    }
   }
   let client: AdsClient | undefined = undefined;
   const plane = createDataPlane({

@@ -2,7 +2,7 @@
 // plane, decodes each response's resources into object form, lets the caller accept or reject
 // them, and ACKs / NACKs accordingly. On a broken stream it reconnects with exponential
 // backoff and jitter and re-sends every subscription with the last accepted version.
-import { Client, credentials, Metadata, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, status, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { pino } from "pino";
 import type { ProxyNode } from "./node.ts";
@@ -182,22 +182,25 @@ export class AdsClient {
       this.setConnected(true);
       this.handleResponse(res);
     }));
-    stream.on("error", (err: Error & { code?: number }) => this.guard(() => this.broken(stream, `${err.message}`)));
+    stream.on("error", (err: Error & { code?: number; details?: string }) => this.guard(() => this.broken(stream, `${err.message}`, err.code, err.details)));
     stream.on("end", () => this.guard(() => this.broken(stream, "server ended the stream")));
     for (const typeUrl of this.subs.keys()) this.send(typeUrl);
     this.sendHealth();
   }
 
-  private broken(stream: AdsStream, why: string): void {
+  private broken(stream: AdsStream, why: string, code?: number, details?: string): void {
     if (this.stream !== stream) return;
     this.stream = undefined;
     this.setConnected(false);
     if (this.stopped) return;
     const base = this.opts.initialBackoffMs ?? 200;
     const max = this.opts.maxBackoffMs ?? 10_000;
-    const delay = Math.min(max, base * 2 ** this.attempt) * (0.5 + Math.random() * 0.5);
+    // Refused (wrong or revoked token): retrying soon cannot help; say why and wait long.
+    const refused = code === status.PERMISSION_DENIED || code === status.UNAUTHENTICATED;
+    const delay = refused ? max : Math.min(max, base * 2 ** this.attempt) * (0.5 + Math.random() * 0.5);
     this.attempt = Math.min(this.attempt + 1, 30);
-    this.logger.warn({ server: this.opts.server, why, retryInMs: Math.round(delay) }, "ADS stream lost; reconnecting");
+    if (refused) this.logger.error({ server: this.opts.server, retryInMs: Math.round(delay) }, `the control plane refused this proxy: ${details ?? why}`);
+    else this.logger.warn({ server: this.opts.server, why, retryInMs: Math.round(delay) }, "ADS stream lost; reconnecting");
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.open();
