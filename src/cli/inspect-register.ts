@@ -20,8 +20,8 @@ export function registerInspect(program: Command): void {
   common(
     program
       .command("proxy-config")
-      .description("one proxy's listeners, routes, clusters or endpoints, as the control plane sends them (or, with --from-proxy, as the sidecar holds them)")
-      .argument("<type>", "listeners | routes | clusters | endpoints")
+      .description("one proxy's listeners, routes, clusters or endpoints, as the control plane sends them (or, with --from-proxy, as the sidecar holds them); secrets: its certificates, from the sidecar")
+      .argument("<type>", "listeners | routes | clusters | endpoints | secrets")
       .argument("<proxy>", "NAME, NAME.NAMESPACE, pod IP or full node id (see mizzen proxy-status)")
       .option("--from-proxy", "read the sidecar's own admin /config_dump on <podIP>:15000", false),
   ).action(async (type: string, proxy: string, o: { control: string; output?: string; fromProxy: boolean }) => {

@@ -90,7 +90,7 @@ test("proxy-config: an unknown proxy or type is a UserError listing what exists"
     assert.match(err.message, /no connected proxy "nope"; connected: productpage-v1\.default, reviews-v1\.default/);
     return true;
   });
-  await assert.rejects(proxyConfigCommand("secrets", "reviews-v1", { control: mesh.control }, collect()), /not a config type; use one of listeners, routes, clusters, endpoints/);
+  await assert.rejects(proxyConfigCommand("certificates", "reviews-v1", { control: mesh.control }, collect()), /not a config type; use one of listeners, routes, clusters, endpoints, secrets/);
 });
 
 test("describe reviews: ports, the VirtualService, DR subsets, endpoints with health", async () => {

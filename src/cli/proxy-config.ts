@@ -1,4 +1,4 @@
-// `mizzen proxy-config listeners|routes|clusters|endpoints <proxy>`: what one proxy should have
+// `mizzen proxy-config listeners|routes|clusters|endpoints|secrets <proxy>`: what one proxy should have
 // (the control plane's /debug/config_dump) or, with --from-proxy, what it actually holds (the
 // sidecar's own admin /config_dump on <podIP>:15000), as istioctl-style tables.
 import { UserError } from "./user-error.ts";
@@ -46,10 +46,43 @@ export async function proxyResources(proxyId: string, o: ProxyConfigOptions): Pr
   return fromAdminDump(body);
 }
 
-export function parseConfigType(type: string): ProxyConfigType {
+export function parseConfigType(type: string): ProxyConfigType | "secrets" {
+  if (type === "secret" || type === "secrets") return "secrets";
   const t = (PROXY_CONFIG_TYPES as readonly string[]).find((k) => k === type || k === `${type}s`);
-  if (!t) throw new UserError(`"${type}" is not a config type; use one of ${PROXY_CONFIG_TYPES.join(", ")}`);
+  if (!t) throw new UserError(`"${type}" is not a config type; use one of ${PROXY_CONFIG_TYPES.join(", ")}, secrets`);
   return t as ProxyConfigType;
+}
+
+interface CertsPage { certificates?: { cert_chain?: Obj[]; ca_cert?: Obj[] }[] }
+
+/**
+ * Secrets never pass through the control plane (the key stays in the sidecar), so they are read
+ * from the sidecar's admin /certs, as istioctl reads Envoy's.
+ */
+async function secretsCommand(proxyId: string, o: ProxyConfigOptions, json: boolean, out: Output): Promise<number> {
+  const { ip } = parseNodeId(proxyId);
+  if (!ip) throw new UserError(`proxy id "${proxyId}" carries no pod IP, so its admin address is unknown`);
+  const admin = `${ip.includes(":") ? `[${ip}]` : ip}:${o.adminPort ?? 15000}`;
+  const { status, body } = await getJson<CertsPage>(`http://${admin}/certs`, `the sidecar of ${proxyDisplayName(proxyId)}`, "is the sidecar running, with its admin on the pod IP?");
+  if (status !== 200) throw new UserError(`the sidecar at ${admin} answered /certs with status ${status}`);
+  if (json) {
+    out.log(JSON.stringify(body, null, 2));
+    return 0;
+  }
+  const rows: string[][] = [];
+  for (const c of body.certificates ?? []) {
+    for (const d of [...(c.cert_chain ?? []), ...(c.ca_cert ?? [])]) {
+      const sans = (d.subject_alt_names ?? []).map((s: Obj) => s.uri ?? s.dns).join(",") || "-";
+      const valid = Date.parse(d.expiration_time) > Date.now() && Date.parse(d.valid_from) <= Date.now();
+      rows.push([d.path, d.path === "ROOTCA" ? "Trust bundle" : "Cert Chain", valid ? "ACTIVE" : "EXPIRED", String(valid), d.serial_number, d.expiration_time, d.valid_from, sans]);
+    }
+  }
+  if (rows.length === 0) {
+    out.log(`${proxyDisplayName(proxyId)} has no certificates (started without --ca-root: no workload identity, no mTLS)`);
+    return 0;
+  }
+  for (const l of renderTable(["RESOURCE NAME", "TYPE", "STATUS", "VALID CERT", "SERIAL NUMBER", "NOT AFTER", "NOT BEFORE", "IDENTITY"], rows)) out.log(l);
+  return 0;
 }
 
 /** Prints one type's table (or the raw resources as JSON); returns the exit code. */
@@ -57,6 +90,7 @@ export async function proxyConfigCommand(type: string, proxy: string, o: ProxyCo
   const t = parseConfigType(type);
   const format = outputFormat(o);
   const target = await resolveProxy(o.control, proxy);
+  if (t === "secrets") return secretsCommand(target.proxyId, o, format === "json", out);
   const resources = await proxyResources(target.proxyId, o);
   if (format === "json") {
     out.log(JSON.stringify(resources[t], null, 2));

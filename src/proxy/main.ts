@@ -205,6 +205,7 @@ export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise
       prometheus: plane.prometheus,
       logger,
       xdsConnected: () => ads.connected,
+      certificate: () => identity?.current(),
       quit: () => {
         void close().then(() => process.exit(0));
       },

@@ -1,6 +1,6 @@
 // PeerAuthentication: which mTLS mode a workload's inbound port runs, as Istio decides it.
 // The most specific policy wins: workload (selector) over namespace over mesh (root
-// namespace, no selector). UNSET (or no mode) inherits from the next level up; a port-level
+// namespace, no selector); a policy with a selector in the root namespace is ignored. UNSET (or no mode) inherits from the next level up; a port-level
 // setting inherits from its policy's own mode. With no policy at all: PERMISSIVE.
 // Among several policies at the same level the oldest wins, as in Istio (creation time, then
 // name, so the choice is stable when files carry no timestamps).
@@ -19,9 +19,16 @@ function modeOf(v: unknown): MtlsMode | undefined {
   return m === "STRICT" || m === "PERMISSIVE" || m === "DISABLE" ? m : undefined;
 }
 
+/** Milliseconds since the epoch; no (or an unreadable) timestamp counts as the oldest, as Go's zero time. */
+function createdAt(o: ConfigObject): number {
+  const t = Date.parse(String((o.metadata as { creationTimestamp?: string }).creationTimestamp ?? ""));
+  return Number.isNaN(t) ? -Infinity : t;
+}
+
 function oldestFirst(a: ConfigObject, b: ConfigObject): number {
-  const ta = String((a.metadata as { creationTimestamp?: string }).creationTimestamp ?? "");
-  const tb = String((b.metadata as { creationTimestamp?: string }).creationTimestamp ?? "");
+  // Fix: compared as instants, not as text ("10:00+02:00" is older than "09:00Z"; ".5Z" is later than "Z").
+  const ta = createdAt(a);
+  const tb = createdAt(b);
   if (ta !== tb) return ta < tb ? -1 : 1;
   return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
 }
@@ -37,7 +44,9 @@ function selectorLabels(spec: Obj): Record<string, string> | undefined {
 export function applicablePeerAuthentications(objects: readonly ConfigObject[], w: PeerAuthWorkload, rootNamespace: string): (ConfigObject | undefined)[] {
   const pas = objects.filter((o) => o.kind === "PeerAuthentication").sort(oldestFirst);
   const workloadLevel = pas.find((o) => {
-    if (o.metadata.namespace !== w.namespace) return false;
+    // Fix: Istio ignores selector policies in the root namespace, even for workloads there
+    // (ComposePeerAuthentication; "ignored when deployed in the root namespace" in its reference).
+    if (o.metadata.namespace !== w.namespace || o.metadata.namespace === rootNamespace) return false;
     const sel = selectorLabels(o.spec);
     return sel !== undefined && labelsMatch(sel, w.labels);
   });

@@ -100,6 +100,17 @@ test("the allowed caller reaches the server over mTLS; another path is denied by
   assert.match(clientMetrics, /reporter="source"[^}]*destination_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/server"/);
 });
 
+test("the sidecar's /certs shows its workload certificate and the mesh root, never the key", () => {
+  const text = execFileSync("curl", ["-s", `http://${serverPod}:15000/certs`], { encoding: "utf8" });
+  const page = JSON.parse(text) as { certificates: { cert_chain: { path: string; subject_alt_names: { uri?: string }[]; days_until_expiration: number }[]; ca_cert: { path: string }[] }[] };
+  const [c] = page.certificates;
+  assert.equal(c!.cert_chain[0]!.path, "default");
+  assert.deepEqual(c!.cert_chain[0]!.subject_alt_names, [{ uri: "spiffe://cluster.local/ns/default/sa/server" }]);
+  assert.equal(c!.cert_chain[0]!.days_until_expiration, 0, "24 h lifetime");
+  assert.equal(c!.ca_cert[0]!.path, "ROOTCA");
+  assert.doesNotMatch(text, /PRIVATE KEY/);
+});
+
 test("plaintext to a STRICT port is refused and counted", () => {
   const r = curl([`http://${serverPod}:8080/allowed`]);
   assert.notEqual(r.code, 0, r.out);

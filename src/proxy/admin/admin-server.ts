@@ -1,5 +1,7 @@
 // The proxy's admin endpoint: /ready, /config_dump, /clusters, /listeners, /stats,
 // POST /quitquitquit. Local operators and the CLI read it; it never changes traffic.
+import { certsView } from "./certs-view.ts";
+import type { WorkloadCertificate } from "../tls/contexts.ts";
 import http from "node:http";
 import type { Logger } from "pino";
 import type { ProxyState } from "../state/proxy-state.ts";
@@ -20,6 +22,8 @@ export interface AdminDeps {
   logger: Logger;
   /** Whether the ADS stream is up (for /stats). */
   xdsConnected(): boolean;
+  /** The workload certificate in force (for /certs); undefined without an identity. */
+  certificate?(): WorkloadCertificate | undefined;
   quit(): void;
 }
 
@@ -69,6 +73,8 @@ export function route(d: AdminDeps, req: http.IncomingMessage, res: http.ServerR
     }
     case "/stats":
       return send(res, 200, statsText(d));
+    case "/certs":
+      return json(res, certsView(d.certificate?.()));
     case "/stats/prometheus":
       if (!d.prometheus) return send(res, 404, "no Prometheus metrics on this proxy\n");
       return sendPrometheus(res, d.prometheus());
@@ -79,7 +85,7 @@ export function route(d: AdminDeps, req: http.IncomingMessage, res: http.ServerR
       d.quit();
       return;
     case "/":
-      return send(res, 200, "admin: /ready /config_dump /clusters /listeners /stats /stats/prometheus POST /quitquitquit\n");
+      return send(res, 200, "admin: /ready /config_dump /clusters /listeners /certs /stats /stats/prometheus POST /quitquitquit\n");
     default:
       return send(res, 404, `no admin page ${url.pathname}; see /\n`);
   }
