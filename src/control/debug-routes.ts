@@ -4,10 +4,11 @@ import type { AdsServer } from "../xds/server.ts";
 import type { MeshState } from "./mesh-state.ts";
 import type { DebugHandler } from "./debug-server.ts";
 import type { ControlMetrics } from "./metrics.ts";
+import type { ControlSecurity } from "./security.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../proxy/telemetry/prometheus-text.ts";
 
-export function debugRoutes(deps: { store: ConfigStore; state: MeshState; ads: AdsServer; metrics?: ControlMetrics }): Record<string, DebugHandler> {
-  const { store, state, ads, metrics } = deps;
+export function debugRoutes(deps: { store: ConfigStore; state: MeshState; ads: AdsServer; metrics?: ControlMetrics; security?: ControlSecurity }): Record<string, DebugHandler> {
+  const { store, state, ads, metrics, security } = deps;
   const findProxy = (id: string | null) => ads.connections().find((c) => c.node.id === id || c.id === id);
   return {
     "/ready": () => ({ body: "ready\n" }),
@@ -15,7 +16,10 @@ export function debugRoutes(deps: { store: ConfigStore; state: MeshState; ads: A
       ? {
           "/metrics": () => ({
             contentType: PROMETHEUS_CONTENT_TYPE,
-            body: metrics.render({ xds: ads, config: store, services: () => state.registry().services.size }),
+            body: metrics.render({
+              xds: ads, config: store, services: () => state.registry().services.size,
+              ...(security ? { security: { ca: security.certificates.stats(), adsRefused: security.adsRefused } } : {}),
+            }),
           }),
         }
       : {}),

@@ -135,7 +135,7 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
   }
   let debug;
   try {
-    debug = await startDebugServer({ ...opts.debug, routes: debugRoutes({ store, state, ads, metrics }), logger });
+    debug = await startDebugServer({ ...opts.debug, routes: debugRoutes({ store, state, ads, metrics, ...(security ? { security } : {}) }), logger });
   } catch (err) {
     source.close();
     await ads.close();

@@ -43,6 +43,8 @@ export interface MetricsSources {
   config: { readonly version: number; status(): ObjectStatus[]; fileErrors(): ConfigError[] };
   /** Services in the registry (pilot_services). */
   services(): number;
+  /** The CA's issued and refused counts, and ADS streams refused by the token check. */
+  security?: { ca: { issued: number; refused: Record<string, number> }; adsRefused: ReadonlyMap<string, number> };
 }
 
 function bySorted<T>(m: Map<string, T>): [string, T][] {
@@ -74,7 +76,7 @@ export class ControlMetrics {
 
   /** The whole page in Prometheus' text format. */
   render(src: MetricsSources): string {
-    return this.renderXds(src) + renderConfig(src.config) + renderProcess();
+    return this.renderXds(src) + renderConfig(src.config) + renderSecurity(src.security) + renderProcess();
   }
 
   private renderXds(src: MetricsSources): string {
@@ -135,4 +137,18 @@ function renderProcess(): string {
     writeCounter("process_resident_memory_bytes", "Resident memory size in bytes.", [{ labels: "", value: process.memoryUsage.rss() }], "gauge") +
     writeCounter("process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.", [{ labels: "", value: Math.round((Date.now() - process.uptime() * 1000) / 1000) }], "gauge")
   );
+}
+
+/**
+ * istiod's CA counters (citadel_server_*) and refusals by reason, so an alert can tell a
+ * mis-provisioned workload (bad token) from an attack (identity mismatch).
+ */
+function renderSecurity(sec: MetricsSources["security"]): string {
+  if (!sec) return "";
+  const refused = Object.entries(sec.ca.refused).sort(([a], [b]) => (a < b ? -1 : 1));
+  const csrs = sec.ca.issued + refused.reduce((n, [, v]) => n + v, 0);
+  return writeCounter("citadel_server_csr_count", "Certificate signing requests received by the CA.", [{ labels: "", value: csrs }])
+    + writeCounter("citadel_server_success_cert_issuance_count", "Certificates the CA issued.", [{ labels: "", value: sec.ca.issued }])
+    + writeCounter("mizzen_ca_refused_total", "Certificate requests the CA refused, by reason.", refused.map(([reason, value]): CounterSample => ({ labels: renderLabels([["reason", reason]]), value })))
+    + writeCounter("mizzen_xds_refused_total", "ADS streams refused by the bootstrap-token check, by reason.", bySorted(new Map(sec.adsRefused)).map(([reason, value]): CounterSample => ({ labels: renderLabels([["reason", reason]]), value })));
 }

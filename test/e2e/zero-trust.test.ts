@@ -111,6 +111,12 @@ test("the sidecar's /certs shows its workload certificate and the mesh root, nev
   assert.doesNotMatch(text, /PRIVATE KEY/);
 });
 
+test("the control plane's /metrics count certificates issued (istiod's citadel_server_* names)", async () => {
+  const text = await (await fetch(`${mesh.debugUrl}/metrics`)).text();
+  assert.match(text, /^citadel_server_success_cert_issuance_count ([2-9]|\d{2,})$/m, "one certificate per sidecar at least");
+  assert.match(text, /^citadel_server_csr_count \d+$/m);
+});
+
 test("plaintext to a STRICT port is refused and counted", () => {
   const r = curl([`http://${serverPod}:8080/allowed`]);
   assert.notEqual(r.code, 0, r.out);
