@@ -84,3 +84,38 @@ test("answers that are refused, each with its reason", async (t) => {
   assert.equal(both.roots.length, 2);
   assert.equal((await validateIssuedChain(foreign.chainPem, key, both, now)).spiffeId, REVIEWS_ID);
 });
+
+test("node:crypto checks: RSA keys, a key of another type, a CA leaf, names printed on one line", async (t) => {
+  const dir = tempDir(t);
+  makePluggedCa(dir);
+  const plugged = await loadPluggedCa({ dir });
+  const ca = await loadOrCreateSelfSignedRoot({ dir: tempDir(t), keyType: "rsa-2048" });
+  const trust = parseTrustBundle(ca.rootPem, "root");
+  const now = new Date();
+  const rsa = await generateWorkloadKey("rsa-2048");
+  const ec = await generateWorkloadKey("ecdsa-p256");
+  const forRsa = await signCsr(ca, { csrPem: rsa.csrPem, identity: REVIEWS });
+  assert.equal((await validateIssuedChain(forRsa.chainPem, rsa, trust, now)).spiffeId, REVIEWS_ID);
+  // A certificate for an RSA key checked against an EC key: refused, not thrown past the check.
+  await assert.rejects(validateIssuedChain(forRsa.chainPem, ec, trust, now), refused("key_mismatch", /public key/));
+
+  // An empty-subject leaf is named "leaf"; distinguished names read "O=..., CN=..." as before.
+  const forEc = await signCsr(plugged, { csrPem: ec.csrPem, identity: REVIEWS });
+  await assert.rejects(validateIssuedChain([forEc.certPem, ca.rootPem], ec, trust, now), refused("broken_chain", /#1 \(leaf\) is not signed by certificate #2 \(O=cluster\.local, CN=/));
+  await assert.rejects(validateIssuedChain(forEc.chainPem, ec, trust, now), refused("untrusted_root", /ends in "O=Operator Inc, CN=Operator Root CA", issued by "O=Operator Inc, CN=Operator Root CA".*\("O=cluster\.local, CN=/));
+
+  // A CA certificate for our own key, with a SPIFFE ID, is still not a workload certificate.
+  const publicKey = await crypto.subtle.importKey("spki", ec.spkiDer, { name: "ECDSA", namedCurve: "P-256" }, true, ["verify"]);
+  const caLeaf = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerialHex(),
+    subject: "CN=not-a-workload",
+    issuer: ca.cert.subjectName,
+    notBefore: new Date(now.getTime() - 1000),
+    notAfter: new Date(now.getTime() + 3_600_000),
+    publicKey,
+    signingKey: ca.key,
+    signingAlgorithm: ca.signingAlgorithm,
+    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.SubjectAlternativeNameExtension([{ type: "url", value: REVIEWS_ID }], true)],
+  });
+  await assert.rejects(validateIssuedChain([caLeaf.toString("pem"), ca.rootPem], ec, trust, now), refused("leaf_is_ca", /CA certificate/));
+});

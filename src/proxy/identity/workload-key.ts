@@ -1,42 +1,62 @@
-// A workload's private key and its CSR, made in memory. The key is exported once, as PKCS#8
-// PEM, because node:tls takes keys as PEM; that string lives only in this process's memory
-// (nothing here, or anywhere in this folder, writes a file).
+// A workload's private key and its CSR, made in memory with node:crypto only (no X.509 library
+// is loaded in the sidecar: csr.ts writes the request). The key stays a KeyObject; it is also
+// exported once as PKCS#8 PEM because node:tls takes keys as PEM, and that string lives only in
+// this process's memory (nothing here, or anywhere in this folder, writes a file).
 //
-// The CSR carries no name: the CA puts in the certificate the identity the bootstrap token maps
-// to, and ignores (or refuses) anything else, so asking for a name would add nothing.
-import type { webcrypto } from "node:crypto";
-import * as x509 from "../../ca/x509.ts";
+// By default the CSR carries no name: the CA puts in the certificate the identity the bootstrap
+// token maps to, and refuses any other, so asking for a name adds nothing. A caller that knows
+// its SPIFFE ID may ask for it (spiffeId), as Istio's agent does.
+import { generateKeyPair, type KeyObject } from "node:crypto";
+import { buildCsrDer, csrPem } from "./csr.ts";
+import { IdentityError } from "./errors.ts";
 
 export type WorkloadKeyType = "ecdsa-p256" | "rsa-2048";
 
 export interface WorkloadKey {
   type: WorkloadKeyType;
+  privateKey: KeyObject;
+  /** PKCS#8 PEM of privateKey, for node:tls. */
   keyPem: string;
-  /** SubjectPublicKeyInfo DER, to check that an issued leaf carries this key. */
+  /** SubjectPublicKeyInfo DER. */
   spkiDer: Buffer;
   csrPem: string;
 }
 
-function algorithmFor(type: WorkloadKeyType): webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams {
-  return type === "rsa-2048"
-    ? { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" }
-    : { name: "ECDSA", namedCurve: "P-256" };
+export interface WorkloadKeyOptions {
+  /** A spiffe:// URI to ask for as the CSR's URI SAN. Default: none. */
+  spiffeId?: string;
 }
 
-function toPem(label: string, der: ArrayBuffer): string {
-  const b64 = Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n").trimEnd();
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
+interface KeyPair {
+  publicKey: KeyObject;
+  privateKey: KeyObject;
 }
 
-export async function generateWorkloadKey(type: WorkloadKeyType): Promise<WorkloadKey> {
-  const alg = algorithmFor(type);
-  const keys = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
-  const signingAlgorithm = type === "rsa-2048" ? { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } : { name: "ECDSA", hash: "SHA-256" };
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ keys, signingAlgorithm });
+/** Off the main thread (an RSA 2048 key takes tens of milliseconds). */
+function newKeyPair(type: WorkloadKeyType): Promise<KeyPair> {
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, publicKey: KeyObject, privateKey: KeyObject) => (err ? reject(err) : resolve({ publicKey, privateKey }));
+    if (type === "rsa-2048") generateKeyPair("rsa", { modulusLength: 2048, publicExponent: 0x10001 }, done);
+    else generateKeyPair("ec", { namedCurve: "P-256" }, done);
+  });
+}
+
+function checkSpiffeId(id: string | undefined): string[] {
+  if (id === undefined) return [];
+  if (typeof id !== "string" || !/^spiffe:\/\/[\x21-\x7e]+$/.test(id)) {
+    throw new IdentityError("MIZZEN_E_IDENTITY_CONFIG", "bad_option", `spiffeId "${String(id)}" is not a spiffe:// URI of printable ASCII (e.g. spiffe://cluster.local/ns/default/sa/default)`);
+  }
+  return [id];
+}
+
+export async function generateWorkloadKey(type: WorkloadKeyType, opts: WorkloadKeyOptions = {}): Promise<WorkloadKey> {
+  const uriSans = checkSpiffeId(opts.spiffeId);
+  const { publicKey, privateKey } = await newKeyPair(type);
   return {
     type,
-    keyPem: toPem("PRIVATE KEY", await crypto.subtle.exportKey("pkcs8", keys.privateKey)),
-    spkiDer: Buffer.from(await crypto.subtle.exportKey("spki", keys.publicKey)),
-    csrPem: csr.toString("pem"),
+    privateKey,
+    keyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+    spkiDer: publicKey.export({ type: "spki", format: "der" }),
+    csrPem: csrPem(buildCsrDer({ privateKey, publicKey, uriSans })),
   };
 }
