@@ -111,7 +111,11 @@ function checkDocument(doc: YamlDocument, out: ParsedText): void {
   const object: ConfigObject = {
     kind,
     apiVersion: apiVersion as string,
-    metadata: { name: rawName, namespace, ...pickStringMap(meta, "labels"), ...pickStringMap(meta, "annotations") },
+    metadata: {
+      name: rawName, namespace, ...pickStringMap(meta, "labels"), ...pickStringMap(meta, "annotations"),
+      // Istio breaks ties between policies by age; files exported from a cluster carry it.
+      ...(typeof meta.creationTimestamp === "string" ? { creationTimestamp: meta.creationTimestamp } : {}),
+    },
     spec: v.spec as Record<string, unknown>,
     source,
   };

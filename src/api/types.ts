@@ -32,6 +32,8 @@ export interface ConfigObject<Spec = Record<string, unknown>> {
     namespace: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
+    /** RFC 3339, when the YAML has it (exported from a cluster); Istio's tie-breaker between policies. */
+    creationTimestamp?: string;
   };
   spec: Spec;
   source: SourcePos;

@@ -77,7 +77,7 @@ test("no PeerAuthentication: PERMISSIVE (a TLS chain and a raw_buffer chain, tls
 
 test("STRICT: a single TLS chain with the mesh context", () => {
   assertStrict(inbound([peerAuth("default", "foo", { mtls: { mode: "STRICT" } })], 9080));
-  assertStrict(inbound([peerAuth("default", ROOT, { mtls: { mode: "STRICT" } })], 9080), );
+  assertStrict(inbound([peerAuth("default", ROOT, { mtls: { mode: "STRICT" } })], 9080));
 });
 
 test("DISABLE: plaintext only", () => {

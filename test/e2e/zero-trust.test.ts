@@ -91,7 +91,8 @@ test("the allowed caller reaches the server over mTLS; another path is denied by
   assert.equal(denied.status, 403);
   assert.equal(denied.body, "RBAC: access denied");
   assert.ok(stat(serverPod, "rbac.denied") >= 1);
-  assert.match(mesh.output(), /request denied by AuthorizationPolicy .*policy=none/);
+  // The runner relays the sidecar's log line a moment after the 403 reaches the client.
+  await waitFor("the denial's log line", async () => /request denied by AuthorizationPolicy .*policy=none/.test(mesh.output()));
   // Istio's metric labels carry the mTLS identities on both reporters.
   const serverMetrics = execFileSync("curl", ["-s", `http://${serverPod}:15090/stats/prometheus`], { encoding: "utf8" });
   assert.match(serverMetrics, /istio_requests_total\{reporter="destination"[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/client"[^}]*destination_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/server"[^}]*\} \d+|istio_requests_total\{reporter="destination"[^}]*connection_security_policy="mutual_tls"/);

@@ -108,16 +108,19 @@ export function compileListener(l: Listener): CompiledListener | undefined {
 }
 
 /**
- * Picks the filter chain for a connection: among chains whose transport_protocol is unset or
- * equal to the connection's ("tls" / "raw_buffer"), an exact destination port first, then a
- * chain without a port.
+ * Picks the filter chain for a connection as Envoy does: the destination port narrows first
+ * (chains naming this port, else chains naming none), then the transport protocol ("tls" /
+ * "raw_buffer"; a chain without one accepts both). No fallback across the port step: when the
+ * port's chains all want another transport, the connection has no chain.
  */
 export function selectFilterChain(l: CompiledListener, localPort: number, transport: "tls" | "raw_buffer" = "raw_buffer"): CompiledFilterChain | undefined {
-  let fallback: CompiledFilterChain | undefined;
+  const hasPortChain = l.filterChains.some((fc) => fc.destinationPort === localPort);
+  const wantPort = hasPortChain ? localPort : undefined;
+  let any: CompiledFilterChain | undefined;
   for (const fc of l.filterChains) {
-    if (fc.transportProtocol !== undefined && fc.transportProtocol !== transport) continue;
-    if (fc.destinationPort === localPort) return fc;
-    if (fc.destinationPort === undefined && !fallback) fallback = fc;
+    if (fc.destinationPort !== wantPort) continue;
+    if (fc.transportProtocol === transport) return fc;
+    if (fc.transportProtocol === undefined && !any) any = fc;
   }
-  return fallback;
+  return any;
 }

@@ -42,10 +42,17 @@ export function handshakeFailureReason(err: NodeJS.ErrnoException): string {
   return "tls_handshake_failed";
 }
 
+/** Why a client certificate failed verification (OpenSSL's code, e.g. CERT_HAS_EXPIRED), as a counted reason. */
+export function clientCertificateFailureReason(code: string): string {
+  return code.includes("EXPIRED") ? "tls_expired_client_certificate" : "tls_untrusted_client_certificate";
+}
+
 export class DownstreamTls {
   readonly #host: DownstreamTlsHost;
   readonly #lastLog = new Map<string, number>();
   readonly #servers = new Map<string, { server: tls.Server; cert: WorkloadCertificate }>();
+  /** The listener's allowHalfOpen, restored on decrypted sockets before they are served. */
+  #halfOpen = false;
 
   constructor(host: DownstreamTlsHost) {
     this.#host = host;
@@ -57,11 +64,22 @@ export class DownstreamTls {
     const onSilent = (): void => {
       this.#refuse(socket, "first_byte_timeout", "the client sent nothing");
     };
+    // Fix: a client that closes (FIN) before its first byte (a TCP probe, say) was counted as
+    // first_byte_timeout; it is neither a timeout nor a refusal, so it is closed quietly.
+    const onEnd = (): void => {
+      socket.destroy();
+    };
+    // Fix: until a chain takes the socket nothing else listens for its errors, and a reset
+    // before the first byte (ECONNRESET) was an unhandled 'error' that ended the process.
+    const onError = (): void => {
+      socket.destroy();
+    };
     socket.once("timeout", onSilent);
-    socket.once("end", onSilent);
+    socket.once("end", onEnd);
+    socket.on("error", onError);
     socket.once("data", (first: Buffer) => {
       socket.off("timeout", onSilent);
-      socket.off("end", onSilent);
+      socket.off("end", onEnd);
       socket.pause();
       socket.unshift(first);
       const isTls = first[0] === TLS_HANDSHAKE_RECORD;
@@ -73,6 +91,7 @@ export class DownstreamTls {
       }
       socket.setTimeout(0);
       if (!isTls || !chain.tls) {
+        socket.off("error", onError); // the HTTP handling owns the socket's errors from here
         this.#host.serve(socket);
         socket.resume(); // paused for the peek; the HTTP handling has its listeners now
         return;
@@ -87,6 +106,11 @@ export class DownstreamTls {
       this.#refuse(socket, "no_workload_certificate", "this proxy has no workload certificate yet, so it cannot serve mTLS (start it with --ca-root and a bootstrap token)");
       return;
     }
+    // Fix: the TLSSocket inherits allowHalfOpen from this socket (true on node:http listeners),
+    // so a client that sent FIN mid-handshake (a truncated ClientHello) was held until the
+    // handshake timeout. No half-open during the handshake; served sockets get it back.
+    this.#halfOpen = socket.allowHalfOpen;
+    socket.allowHalfOpen = false;
     // The server verifies the client's chain against the mesh root; a TLSSocket made by hand
     // would not (Node checks client certificates only for sockets a tls.Server owns).
     server.emit("connection", socket);
@@ -113,12 +137,17 @@ export class DownstreamTls {
       const server = tls.createServer(options());
       server.on("secureConnection", (secure: tls.TLSSocket) => {
         secure.setTimeout(0);
+        secure.allowHalfOpen = this.#halfOpen;
         secure.on("error", () => secure.destroy()); // later errors end this connection only
         this.#host.stats.inc("downstream_cx_ssl_total");
         this.#host.serve(secure as unknown as Socket);
       });
       server.on("tlsClientError", (err: NodeJS.ErrnoException, s: tls.TLSSocket) => {
-        this.#refuse(s as unknown as Socket, handshakeFailureReason(err), err.message);
+        // Fix: Node refuses a client certificate that fails verification by closing the socket
+        // and reports only "socket hang up"; the verification result is left on the socket.
+        const verify = s.authorizationError;
+        if (verify) this.#refuse(s as unknown as Socket, clientCertificateFailureReason(String(verify)), `client certificate refused: ${String(verify)}`);
+        else this.#refuse(s as unknown as Socket, handshakeFailureReason(err), err.message);
       });
       entry = { server, cert };
       this.#servers.set(key, entry);
