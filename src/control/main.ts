@@ -31,6 +31,8 @@ export interface ControlOptions {
   rootNamespace?: string;
   domainSuffix?: string;
   debounceMs?: number;
+  /** How often RequestAuthentication jwksUri keys are fetched again (default 20 min, Istio's). */
+  jwksRefreshMs?: number;
   logger?: Logger;
 }
 
@@ -101,6 +103,7 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
   // RequestAuthentication jwksUri keys are fetched here and inlined for proxies (Istio's default).
   const jwks = new JwksCache({
     logger: logger.child({ name: "jwks" }),
+    ...(opts.jwksRefreshMs ? { refreshMs: opts.jwksRefreshMs } : {}),
     onChange: () => {
       state.invalidate();
       ads.push("JWKS changed");
