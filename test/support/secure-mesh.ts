@@ -25,7 +25,7 @@ export interface SecureControl {
   token(serviceAccount: string, namespace?: string): string;
 }
 
-export async function startSecureControl(opts: { configDir: string; dataDir: string; certLifetimeSeconds?: number; logger?: Logger }): Promise<SecureControl> {
+export async function startSecureControl(opts: { configDir: string; dataDir: string; certLifetimeSeconds?: number; jwksRefreshMs?: number; logger?: Logger }): Promise<SecureControl> {
   const port = await freePort();
   const cp = await startControl({
     configDir: opts.configDir,
@@ -34,6 +34,7 @@ export async function startSecureControl(opts: { configDir: string; dataDir: str
     debug: { host: "127.0.0.1", port: 0 },
     accessLog: false,
     debounceMs: 10,
+    ...(opts.jwksRefreshMs ? { jwksRefreshMs: opts.jwksRefreshMs } : {}),
     ...(opts.logger ? { logger: opts.logger } : {}),
   });
   const security = cp.security!;
