@@ -92,6 +92,8 @@ export function formatTour(dir: string, productpageIp: string): string {
     `     curl ${proxy} 'http://productpage:9080/productpage?u=jason'   # jason sees v2, everyone else v1`,
     `  4. cp ${routes}/reviews-v3.yaml ${dir}/virtual-service-reviews.yaml      # red stars for all`,
     `  5. cp ${routes}/reviews-v1.yaml ${dir}/virtual-service-reviews.yaml      # back to the start`,
+    "  6. npx mizzen proxy-config secrets reviews-v1   # its SPIFFE certificate: sidecars talk mutual TLS",
+    "     (docs/security.md: STRICT mode, AuthorizationPolicy, RequestAuthentication)",
     "",
   ].join("\n");
 }
