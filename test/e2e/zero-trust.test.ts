@@ -87,6 +87,10 @@ test("the allowed caller reaches the server over mTLS; another path is denied by
   });
   assert.equal(JSON.parse(ok.body).path, "/allowed/1");
   assert.ok(stat(serverPod, "downstream_cx_ssl_total") >= 1, "the server's sidecar terminated mesh TLS");
+  // Sidecar-to-sidecar mTLS connections are kept alive: more requests, no new handshakes.
+  const handshakes = stat(serverPod, "downstream_cx_ssl_total");
+  for (let i = 0; i < 5; i++) assert.equal((await viaProxy(`127.${SUBNET}.1.1`, 15001, `http://server:8080/allowed/${i}`)).status, 200);
+  assert.ok(stat(serverPod, "downstream_cx_ssl_total") - handshakes <= 1, "five requests reuse the pooled mTLS connection");
   const denied = await viaProxy(`127.${SUBNET}.1.1`, 15001, "http://server:8080/secret");
   assert.equal(denied.status, 403);
   assert.equal(denied.body, "RBAC: access denied");

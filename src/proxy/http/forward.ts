@@ -202,7 +202,7 @@ export class ForwardExchange {
     const attempt: Attempt | H2Attempt = cluster.http2 === true || (cluster.http2 === undefined && log.grpc && this.f.req.httpVersionMajor === 2)
       ? new H2Attempt({ endpoint: ep, method, path: this.path, headers: this.f.headers, pool: runtime.h2, connectTimeoutMs: cluster.connectTimeoutMs, body: this.body, onWaitEnd, ...(tlsOptions ? { tls: tlsOptions } : {}) }, handlers)
       : new Attempt({ endpoint: ep, method, path: this.path, headers: this.f.headers, agent: runtime.agent, connectTimeoutMs: cluster.connectTimeoutMs, body: this.body,
-        maxRequestsPerConnection: cluster.maxRequestsPerConnection, onWaitEnd, ...(tlsOptions ? { tls: { options: tlsOptions, agent: runtime.tlsAgent } } : {}) }, handlers);
+        maxRequestsPerConnection: cluster.maxRequestsPerConnection, onWaitEnd, ...(tlsOptions ? { tlsAgent: runtime.tlsAgentFor(tlsOptions, ep.tls!.cacheKey) } : {}) }, handlers);
     this.attempt = attempt;
     if (retry && retry.perTryTimeoutMs > 0) {
       this.tryTimer = setTimeout(() => {

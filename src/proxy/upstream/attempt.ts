@@ -3,7 +3,6 @@
 // after). The caller owns retries and timeouts; abort() silences all later events.
 import http from "node:http";
 import https from "node:https";
-import type { ConnectionOptions } from "node:tls";
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import type { EndpointAddress } from "../state/types.ts";
@@ -28,8 +27,8 @@ export interface AttemptRequest {
   maxRequestsPerConnection?: number;
   /** Called once when the try stops waiting for a connection (ready, failed or aborted). */
   onWaitEnd?: () => void;
-  /** TLS towards the endpoint (with `tlsAgent`); plaintext when absent. */
-  tls?: { options: ConnectionOptions; agent: https.Agent };
+  /** TLS towards the endpoint: the pool made for its TLS options (see ClusterRuntime.tlsAgentFor); plaintext when absent. */
+  tlsAgent?: https.Agent;
 }
 
 /** Requests each pooled connection has carried (for max_requests_per_connection). */
@@ -47,7 +46,7 @@ export class Attempt {
   constructor(r: AttemptRequest, h: AttemptHandlers) {
     this.endpoint = r.endpoint;
     const target = { host: r.endpoint.host, port: r.endpoint.port, method: r.method, path: r.path, headers: r.headers, setHost: false };
-    const req = r.tls ? https.request({ ...target, ...r.tls.options, agent: r.tls.agent }) : http.request({ ...target, agent: r.agent });
+    const req = r.tlsAgent ? https.request({ ...target, agent: r.tlsAgent }) : http.request({ ...target, agent: r.agent });
     this.req = req;
     this.waitEnd = r.onWaitEnd;
     req.on("socket", (s) => {
@@ -66,7 +65,7 @@ export class Attempt {
       this.connectTimer = setTimeout(() => s.destroy(Object.assign(new Error("connect timeout"), { code: "ETIMEDOUT" })), r.connectTimeoutMs);
       // With TLS the connection is ready after the handshake: a failed handshake (bad
       // certificate, wrong identity) is a connection failure, as Envoy counts it.
-      s.once(r.tls ? "secureConnect" : "connect", () => {
+      s.once(r.tlsAgent ? "secureConnect" : "connect", () => {
         this.connected = true;
         clearTimeout(this.connectTimer);
         this.endWait();
@@ -87,7 +86,7 @@ export class Attempt {
       clearTimeout(this.connectTimer);
       this.unpipe();
       this.endWait();
-      const detail = err.code === "ERR_MIZZEN_SAN_MISMATCH" || (r.tls && !this.connected) ? `TLS_error:${err.code ?? ""}:${err.message}` : err.code ?? err.message;
+      const detail = err.code === "ERR_MIZZEN_SAN_MISMATCH" || (r.tlsAgent !== undefined && !this.connected) ? `TLS_error:${err.code ?? ""}:${err.message}` : err.code ?? err.message;
       h.onFailure(this.connected ? "reset" : "connect-failure", detail);
     });
     if (r.body === undefined) req.end();

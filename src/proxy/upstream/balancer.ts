@@ -12,7 +12,9 @@ export type ActiveRequests = (key: string) => number;
 /** Same hosts with the same weights in the same order (a new snapshot with nothing changed). */
 export function sameEndpoints(a: readonly EndpointAddress[], b: readonly EndpointAddress[]): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i].key !== b[i].key || a[i].weight !== b[i].weight) return false;
+  // The TLS settings travel with the endpoint objects a balancer hands out: a change of them
+  // (DestinationRule tls, PeerAuthentication) must replace the balancer's list.
+  for (let i = 0; i < a.length; i++) if (a[i].key !== b[i].key || a[i].weight !== b[i].weight || a[i].tls?.cacheKey !== b[i].tls?.cacheKey) return false;
   return true;
 }
 

@@ -4,6 +4,7 @@
 // cluster's pool is closed once idle and its outlier timer stopped.
 import http from "node:http";
 import https from "node:https";
+import type tls from "node:tls";
 import type { CompiledCluster, EndpointAddress, LbPolicy, Snapshot } from "../state/types.ts";
 import { sameEndpoints, type Balancer } from "./balancer.ts";
 import { createBalancer } from "./load-balancer.ts";
@@ -32,7 +33,8 @@ export class ClusterOverflow {
 export class ClusterRuntime {
   readonly name: string;
   readonly agent: http.Agent;
-  readonly tlsAgent: https.Agent;
+  /** One pool per client TLS options object (they change when the workload certificate rotates). */
+  private readonly tlsAgents = new Map<string, { options: tls.ConnectionOptions; agent: https.Agent }>();
   /** HTTP/2 sessions (gRPC and http2_protocol_options clusters), one per endpoint. */
   readonly h2: H2Pool;
   inflight = 0;
@@ -63,9 +65,40 @@ export class ClusterRuntime {
     // Connections leave from the pod's own address (Envoy's upstream_bind_config), so the
     // peer sees which workload is calling.
     this.agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo", ...(bindAddress ? { localAddress: bindAddress } : {}) });
-    // TLS endpoints (mesh mTLS, origination) pool separately; TLS sessions are resumed.
-    this.tlsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo", ...(bindAddress ? { localAddress: bindAddress } : {}) });
+    this.bindAddress = bindAddress;
     this.h2 = new H2Pool(bindAddress);
+  }
+
+  private readonly bindAddress: string | undefined;
+  private maxSockets = Infinity;
+  private idleTimeoutMs: number | undefined;
+
+  /**
+   * The keep-alive pool for TLS connections made with `options`. The options go into the agent
+   * itself: Node gives a request that carries its own checkServerIdentity a pool of its own
+   * (no reuse, no session resumption), so per-request options would handshake every time.
+   * When the options change (certificate rotation, new settings) the old pool stops keeping
+   * connections: idle ones close now, busy ones when their response ends.
+   */
+  tlsAgentFor(options: tls.ConnectionOptions, key: string): https.Agent {
+    const cur = this.tlsAgents.get(key);
+    if (cur?.options === options) return cur.agent;
+    if (cur) retireAgent(cur.agent);
+    const agent = new https.Agent({ ...options, keepAlive: true, maxFreeSockets: 256, scheduling: "lifo", ...(this.bindAddress ? { localAddress: this.bindAddress } : {}) });
+    agent.maxTotalSockets = this.maxSockets;
+    (agent as https.Agent & { options: { timeout?: number } }).options.timeout = this.idleTimeoutMs;
+    this.tlsAgents.set(key, { options, agent });
+    return agent;
+  }
+
+  /** For ClusterRuntimes.closeAll. */
+  destroyTlsAgentsNow(): void {
+    this.destroyTlsAgents();
+  }
+
+  private destroyTlsAgents(): void {
+    for (const t of this.tlsAgents.values()) t.agent.destroy();
+    this.tlsAgents.clear();
   }
 
   host(key: string): HostStats {
@@ -80,6 +113,10 @@ export class ClusterRuntime {
     let n = 0;
     for (const [k, list] of Object.entries(this.agent.sockets)) if (k.startsWith(prefix)) n += list?.length ?? 0;
     for (const [k, list] of Object.entries(this.agent.freeSockets)) if (k.startsWith(prefix)) n += list?.length ?? 0;
+    for (const { agent } of this.tlsAgents.values()) {
+      for (const [k, list] of Object.entries(agent.sockets)) if (k.startsWith(prefix)) n += list?.length ?? 0;
+      for (const [k, list] of Object.entries(agent.freeSockets)) if (k.startsWith(prefix)) n += list?.length ?? 0;
+    }
     return n;
   }
 
@@ -89,9 +126,14 @@ export class ClusterRuntime {
     const prev = this.cluster;
     this.cluster = c;
     this.agent.maxTotalSockets = c.circuitBreakers?.maxConnections ?? Infinity;
-    this.tlsAgent.maxTotalSockets = c.circuitBreakers?.maxConnections ?? Infinity;
+    this.maxSockets = c.circuitBreakers?.maxConnections ?? Infinity;
+    this.idleTimeoutMs = c.idleTimeoutMs > 0 ? c.idleTimeoutMs : undefined;
+    for (const { agent } of this.tlsAgents.values()) {
+      agent.maxTotalSockets = this.maxSockets;
+      (agent as https.Agent & { options: { timeout?: number } }).options.timeout = this.idleTimeoutMs;
+    }
     // The agent closes pooled sockets idle this long (its timeout only acts on free sockets).
-    for (const a of [this.agent, this.tlsAgent]) (a as http.Agent & { options: { timeout?: number } }).options.timeout = c.idleTimeoutMs > 0 ? c.idleTimeoutMs : undefined;
+    (this.agent as http.Agent & { options: { timeout?: number } }).options.timeout = c.idleTimeoutMs > 0 ? c.idleTimeoutMs : undefined;
     const od = c.outlierDetection;
     const fresh = od !== undefined && this.outlier === undefined;
     if (!od) {
@@ -212,7 +254,7 @@ export class ClusterRuntime {
     this.inflight--;
     if (this.removed && this.inflight === 0) {
       this.agent.destroy();
-      this.tlsAgent.destroy();
+      this.destroyTlsAgents();
       this.h2.close();
     }
   }
@@ -223,10 +265,16 @@ export class ClusterRuntime {
     this.outlier?.stop();
     if (this.inflight === 0) {
       this.agent.destroy();
-      this.tlsAgent.destroy();
+      this.destroyTlsAgents();
       this.h2.close();
     }
   }
+}
+
+/** An agent whose connections should not be reused: close idle ones, let busy ones finish. */
+function retireAgent(agent: https.Agent): void {
+  (agent as https.Agent & { keepAlive: boolean }).keepAlive = false;
+  for (const list of Object.values(agent.freeSockets)) for (const s of list ?? []) s.destroy();
 }
 
 const ADMIT_FREE = { ok: true, waiting: false } as const;
@@ -273,7 +321,7 @@ export class ClusterRuntimes {
     for (const rt of this.byName.values()) {
       rt.outlier?.stop();
       rt.agent.destroy();
-      rt.tlsAgent.destroy();
+      rt.destroyTlsAgentsNow();
       rt.h2.close();
     }
     this.byName.clear();
