@@ -9,6 +9,7 @@
 // so a workload can neither fetch another's config nor register itself as another's endpoint.
 import { status as GrpcStatus, ServerCredentials, type Metadata } from "@grpc/grpc-js";
 import { join } from "node:path";
+import { mkdirSync } from "node:fs";
 import type { Logger } from "pino";
 import { BootstrapTokens, CertificateService, bearerToken, certificateServiceDefinition, isCaError, issueServingCertificate, loadCa, type SigningCa } from "../ca/index.ts";
 import type { ProxyNode } from "../xds/node.ts";
@@ -52,6 +53,8 @@ export function caDirOf(dataDir: string): string {
 
 export async function setupSecurity(opts: SecurityOptions): Promise<ControlSecurity> {
   const logger = opts.logger ?? silentLogger;
+  // The token store lives here even when an operator's cacerts replace the self-signed root.
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const caLog = logger.child({ name: "ca" });
   const ca = await loadCa({ dir: caDirOf(opts.dataDir), pluggedDir: opts.pluggedCaDir, trustDomain: opts.trustDomain, logger: caLog });
   const tokens = new BootstrapTokens({ file: join(opts.dataDir, TOKEN_STORE_FILE) });
