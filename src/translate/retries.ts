@@ -43,5 +43,12 @@ export function retryPolicy(retries: Obj | undefined): RetryPolicy | undefined {
   }
   const perTry = toDuration(retries.perTryTimeout);
   if (perTry) out.per_try_timeout = perTry;
+  // Istio: retries may go to other localities (Envoy's previous_priorities, updated every 2 tries).
+  if (retries.retryRemoteLocalities === true) {
+    out.retry_priority = {
+      name: "envoy.retry_priorities.previous_priorities",
+      typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig", update_frequency: 2 },
+    };
+  }
   return out;
 }

@@ -184,6 +184,8 @@ export interface RetryPolicy {
   retriable_status_codes?: number[];
   retry_host_predicate?: { name: string }[];
   host_selection_retry_max_attempts?: number;
+  /** Istio's retryRemoteLocalities: envoy.retry_priorities.previous_priorities (retries prefer other priorities). */
+  retry_priority?: { name: string; typed_config?: { "@type": string; update_frequency?: number } };
 }
 export interface WeightedCluster { name: string; weight: UInt32Value; request_headers_to_add?: HeaderValueOption[] }
 export interface RouteAction {

@@ -37,6 +37,7 @@ export const ROOT_FILES: readonly string[] = [
   "envoy/extensions/access_loggers/file/v3/file.proto",
   "envoy/extensions/access_loggers/stream/v3/stream.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
+  "envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto",
 ];
 
 /** Options for every decode into the object form envoy-types.ts describes. */

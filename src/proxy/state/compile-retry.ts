@@ -18,6 +18,7 @@ const CONDITIONS: Record<string, number> = {
   "refused-stream": RETRY.refusedStream,
   reset: RETRY.reset,
   "retriable-status-codes": RETRY.retriableStatusCodes,
+  "retriable-4xx": RETRY.retriable4xx,
 };
 
 const PREVIOUS_HOSTS = "envoy.retry_host_predicates.previous_hosts";
@@ -34,7 +35,7 @@ export function compileRetryPolicy(p: RetryPolicy | undefined, field: string): C
       on |= RETRY.grpc;
       grpc.add(GRPC_CODES[cond]);
     }
-    // Envoy ignores conditions it does not know (e.g. "retriable-4xx" here); so do we.
+    // Envoy ignores conditions it does not know; so do we.
   }
   const numRetries = p.num_retries?.value ?? 1; // Envoy's default is 1
   if (!Number.isInteger(numRetries) || numRetries < 0) throw new ConfigInvalid(`${field}.num_retries`, "must be a non-negative integer");
@@ -52,5 +53,6 @@ export function compileRetryPolicy(p: RetryPolicy | undefined, field: string): C
     grpcStatuses: grpc,
     avoidPreviousHosts: (p.retry_host_predicate ?? []).some((h) => h?.name === PREVIOUS_HOSTS),
     hostSelectionMaxAttempts: Math.max(1, Number(p.host_selection_retry_max_attempts ?? 1) || 1),
+    otherPriorities: p.retry_priority?.name === "envoy.retry_priorities.previous_priorities",
   };
 }

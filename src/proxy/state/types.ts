@@ -33,6 +33,8 @@ export const RETRY = {
   reset: 16,
   retriableStatusCodes: 32,
   grpc: 64,
+  /** Envoy's retriable-4xx: only 409 Conflict. */
+  retriable4xx: 128,
 } as const;
 
 export interface CompiledRetryPolicy {
@@ -47,6 +49,8 @@ export interface CompiledRetryPolicy {
   /** previous_hosts predicate: try another endpoint when one exists. */
   avoidPreviousHosts: boolean;
   hostSelectionMaxAttempts: number;
+  /** retryRemoteLocalities: retries may leave the first priority (locality) level. */
+  otherPriorities: boolean;
 }
 
 export interface ClusterChoice { cluster: string; weight: number; requestHeaders: HeaderOps | undefined }

@@ -18,6 +18,7 @@ export function retryOnResponse(p: CompiledRetryPolicy, res: IncomingMessage): b
   if (p.on & RETRY.fiveXx && s >= 500) return true;
   if (p.on & RETRY.gatewayError && (s === 502 || s === 503 || s === 504)) return true;
   if (p.on & RETRY.retriableStatusCodes && p.retriableStatusCodes.has(s)) return true;
+  if (p.on & RETRY.retriable4xx && s === 409) return true;
   if (p.on & RETRY.grpc) {
     const g = res.headers["grpc-status"];
     if (typeof g === "string" && p.grpcStatuses.has(g)) return true;
