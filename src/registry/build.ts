@@ -7,6 +7,7 @@ import type { Endpoint, Registry, Service, Workload } from "./types.ts";
 import { labelsMatch } from "./read-spec.ts";
 import { kubernetesService, serviceEntryServices, type ServiceRecord } from "./services.ts";
 import { workloadFromEntry, workloadFromProxy } from "./workloads.ts";
+import { localityFromLabels } from "./locality.ts";
 
 export interface BuildRegistryOptions {
   /** Kubernetes cluster domain; default "cluster.local". */
@@ -29,6 +30,8 @@ function compareEndpoints(a: Endpoint, b: Endpoint): number {
 }
 
 function endpointOf(w: Workload, port: number): Endpoint {
+  // An explicit locality wins; else the topology labels (Istio's rule for pods and VMs).
+  const locality = w.locality ?? localityFromLabels(w.labels);
   return {
     address: w.address,
     port,
@@ -36,7 +39,7 @@ function endpointOf(w: Workload, port: number): Endpoint {
     workloadUid: w.uid,
     serviceAccount: w.serviceAccount,
     namespace: w.namespace,
-    ...(w.locality ? { locality: w.locality } : {}),
+    ...(locality ? { locality } : {}),
     weight: w.weight ?? 1,
     healthy: w.healthy !== false,
     tlsMode: w.hasSidecar ? "istio" : "disabled",

@@ -2,7 +2,7 @@
 // Shared by the sidecar's "http_proxy" route config and proxyless gRPC route configs.
 import type { ConfigObject } from "../api/types.ts";
 import type { Service } from "../registry/types.ts";
-import type { HeaderValueOption, RequestMirrorPolicy, Route, RouteAction, WeightedCluster } from "../xds/envoy-types.ts";
+import type { HashPolicy, HeaderValueOption, RequestMirrorPolicy, Route, RouteAction, RetryPolicy, WeightedCluster } from "../xds/envoy-types.ts";
 import { arr, labelsMatch, num, obj, objs, str, strMap, strs, type Obj } from "../registry/read-spec.ts";
 import { findDestinationRule, subsetsOf } from "./destination-rules.ts";
 import { msToDuration, parseDurationMs } from "./duration.ts";
@@ -13,6 +13,7 @@ import { istioConfigPath, istioMetadata } from "./metadata.ts";
 import { defaultRetryPolicy, retryPolicy } from "./retries.ts";
 import { routeMatch } from "./route-match.ts";
 import { applyRouteFilters } from "./route-filters.ts";
+import { destinationConsistentHash, hashPolicyOf, serviceConsistentHash } from "./consistent-hash.ts";
 
 export interface VirtualHostContext {
   input: ViewInput<RouteProxyView>;
@@ -26,6 +27,9 @@ const NO_TIMEOUT = { seconds: 0 };
 
 /** A service without a VirtualService: everything to its port's cluster, Istio's defaults. */
 export function defaultRoute(ctx: VirtualHostContext): Route {
+  const { input } = ctx;
+  // Istio: the service's DestinationRule consistentHash (port-level first) hashes its default route.
+  const hash = ctx.grpc ? undefined : hashPolicyOf(serviceConsistentHash(findDestinationRule(input.objects, input.proxy.namespace, ctx.service, input.mesh), ctx.port));
   return {
     name: "default",
     match: { prefix: "/" },
@@ -34,8 +38,26 @@ export function defaultRoute(ctx: VirtualHostContext): Route {
       timeout: NO_TIMEOUT,
       retry_policy: defaultRetryPolicy(),
       ...(ctx.grpc ? { max_stream_duration: { max_stream_duration: NO_TIMEOUT } } : {}),
+      ...(hash ? { hash_policy: [hash] } : {}),
     },
   };
+}
+
+/** The hash_policy entry a destination's DestinationRule consistentHash asks for (none for proxyless gRPC). */
+function destinationHashPolicy(ctx: VirtualHostContext, vs: ConfigObject, dest: Obj): HashPolicy | undefined {
+  const rawHost = str(dest.host);
+  if (ctx.grpc || !rawHost) return undefined;
+  const { input } = ctx;
+  const svc = input.registry.services.get(resolveHost(rawHost, vs.metadata.namespace, input.mesh.domainSuffix));
+  if (!svc || !serviceVisible(svc, input.proxy.namespace)) return undefined;
+  const rule = findDestinationRule(input.objects, input.proxy.namespace, svc, input.mesh);
+  return hashPolicyOf(destinationConsistentHash(rule, str(dest.subset) ?? "", num(obj(dest.port)?.number)));
+}
+
+/** Istio's retry policy for a consistent-hash route: retries stay on the hashed host (no previous_hosts). */
+function withoutHostPredicate(p: RetryPolicy): RetryPolicy {
+  const { retry_host_predicate: _drop, ...rest } = p;
+  return rest;
 }
 
 /** Destination -> cluster name; warns when the cluster will not exist (the proxy returns 503 NC). */
@@ -87,6 +109,7 @@ const REDIRECT_CODES: Record<number, NonNullable<NonNullable<Route["redirect"]>[
 function routeAction(ctx: VirtualHostContext, vs: ConfigObject, i: number, rule: Obj, r: Route): RouteAction | undefined {
   const dests = objs(rule.route);
   const weighted: WeightedCluster[] = [];
+  const hashPolicies: HashPolicy[] = [];
   dests.forEach((d, j) => {
     const dest = obj(d.destination);
     const name = dest && destinationCluster(ctx, vs, `spec.http[${i}].route[${j}].destination`, dest);
@@ -98,6 +121,8 @@ function routeAction(ctx: VirtualHostContext, vs: ConfigObject, i: number, rule:
     const add = headerOptions(obj(h?.set), obj(h?.add));
     if (add.length) wc.request_headers_to_add = add;
     weighted.push(wc);
+    const hash = destinationHashPolicy(ctx, vs, dest);
+    if (hash) hashPolicies.push(hash);
   });
   if (weighted.length === 0) return undefined;
   const action: RouteAction = {};
@@ -111,7 +136,8 @@ function routeAction(ctx: VirtualHostContext, vs: ConfigObject, i: number, rule:
   action.timeout = timeoutMs === undefined ? NO_TIMEOUT : msToDuration(timeoutMs);
   if (ctx.grpc) action.max_stream_duration = { max_stream_duration: action.timeout };
   const retries = retryPolicy(obj(rule.retries));
-  if (retries) action.retry_policy = retries;
+  if (retries) action.retry_policy = dests.length === 1 && hashPolicies.length > 0 ? withoutHostPredicate(retries) : retries;
+  if (hashPolicies.length > 0) action.hash_policy = hashPolicies;
   const rewrite = obj(rule.rewrite);
   const uri = str(rewrite?.uri), authority = str(rewrite?.authority);
   if (uri !== undefined && uri !== "") action.prefix_rewrite = uri;

@@ -7,6 +7,7 @@ import { compileRetryPolicy } from "./compile-retry.ts";
 import { compileHeaderOps } from "./compile-headers.ts";
 import { compileRouteFilterConfigs, mergeRouteFilterConfigs, NO_ROUTE_FILTERS, type RouteFilterConfigs } from "../http/filters/http-filters.ts";
 import { compileFraction } from "../http/filters/percent.ts";
+import { compileHashPolicies } from "./compile-hash-policy.ts";
 
 type Pred = (input: MatchInput) => boolean;
 
@@ -161,6 +162,7 @@ function compileAction(r: Route, match: PathMatch, field: string, vhostRetry: Co
     rewritePath: to !== undefined && rewrite ? (path) => rewrite(path, to) : undefined,
     hostRewrite: a.host_rewrite_literal || undefined,
     mirrors: compileMirrors(a.request_mirror_policies, `${field}.route.request_mirror_policies`),
+    hashPolicies: compileHashPolicies(a.hash_policy, `${field}.route.hash_policy`),
   };
 }
 

@@ -2,8 +2,12 @@
 import type { EndpointAddress } from "../state/types.ts";
 
 export interface Balancer {
-  /** An endpoint, avoiding those in `avoid` when another one is available; undefined when the list is empty. */
-  pick(avoid: readonly EndpointAddress[] | undefined): EndpointAddress | undefined;
+  /**
+   * An endpoint, avoiding those in `avoid` when another one is available; undefined when the
+   * list is empty. `hash` is the request's 64-bit hash (route hash_policy): ring hash and
+   * Maglev map it to a host, the priority picker to a priority level; others ignore it.
+   */
+  pick(avoid: readonly EndpointAddress[] | undefined, hash?: bigint): EndpointAddress | undefined;
 }
 
 /** What a balancer may ask the runtime: requests in flight to a host (by endpoint key). */
@@ -14,8 +18,13 @@ export function sameEndpoints(a: readonly EndpointAddress[], b: readonly Endpoin
   if (a.length !== b.length) return false;
   // The TLS settings travel with the endpoint objects a balancer hands out: a change of them
   // (DestinationRule tls, PeerAuthentication) must replace the balancer's list.
-  for (let i = 0; i < a.length; i++) if (a[i].key !== b[i].key || a[i].weight !== b[i].weight || a[i].tls?.cacheKey !== b[i].tls?.cacheKey) return false;
+  for (let i = 0; i < a.length; i++) if (a[i].key !== b[i].key || a[i].weight !== b[i].weight || a[i].tls?.cacheKey !== b[i].tls?.cacheKey || !sameLocality(a[i], b[i])) return false;
   return true;
+}
+
+/** Same priority, locality and locality weight (EDS may move a host between them). */
+function sameLocality(a: EndpointAddress, b: EndpointAddress): boolean {
+  return (a.priority ?? 0) === (b.priority ?? 0) && (a.locality ?? "") === (b.locality ?? "") && a.localityWeight === b.localityWeight;
 }
 
 export function allWeightsEqual(list: readonly EndpointAddress[]): boolean {

@@ -102,7 +102,8 @@ test("max_requests_per_connection closes a connection after that many requests",
 });
 
 test("an unsupported load balancing policy is rejected with the field named", T, async () => {
-  await assert.rejects(planeFor({ lb_policy: "MAGLEV" }, [{ port: 1 }]), /lb_policy.*MAGLEV is not supported/);
+  const policy = "LOAD_BALANCING_POLICY_CONFIG" as NonNullable<Parameters<typeof edsCluster>[1]>["lb_policy"];
+  await assert.rejects(planeFor({ lb_policy: policy }, [{ port: 1 }]), /lb_policy.*LOAD_BALANCING_POLICY_CONFIG is not supported/);
 });
 
 test("idle_timeout closes pooled connections that sat idle; a slower answer on a busy one is not cut", T, async () => {
