@@ -1,12 +1,21 @@
 import type { Command } from "commander";
 import { resolve } from "node:path";
 import { createLogger } from "../log/logger.ts";
-import { parseDurationSeconds, parseHostPort } from "./user-error.ts";
+import { parseDurationSeconds, parseHostPort, UserError } from "./user-error.ts";
+import type { OutboundTrafficMode } from "../translate/mesh-config.ts";
 import { runUntilSignal } from "./lifecycle.ts";
 
 interface ControlFlags {
   config: string; xdsAddress: string; plaintextXdsAddress?: string; debugAddress: string; accessLog: boolean;
   rootNamespace: string; trustDomain: string; dataDir: string; cacerts?: string; certLifetime: string; parentPid?: string;
+  outboundTrafficPolicy: string;
+}
+
+/** --outbound-traffic-policy: Istio's two modes, case-insensitive; anything else is a user error naming them. */
+export function parseOutboundTrafficPolicy(value: string): OutboundTrafficMode {
+  const mode = value.toUpperCase();
+  if (mode === "ALLOW_ANY" || mode === "REGISTRY_ONLY") return mode;
+  throw new UserError(`--outbound-traffic-policy must be ALLOW_ANY (unknown hosts pass through) or REGISTRY_ONLY (unknown hosts get 502), not "${value}"`);
 }
 
 export function registerControl(program: Command): void {
@@ -23,9 +32,11 @@ export function registerControl(program: Command): void {
     .option("--cert-lifetime <duration>", "default lifetime of workload certificates (e.g. 24h, 90m)", "24h")
     .option("--access-log", "turn on sidecar access logs mesh-wide (meshConfig.accessLogFile=/dev/stdout)", false)
     .option("--root-namespace <ns>", "the mesh's root namespace", "istio-system")
+    .option("--outbound-traffic-policy <mode>", "what sidecars do with hosts outside the registry: ALLOW_ANY (pass through) or REGISTRY_ONLY (502); a Sidecar may override it", "ALLOW_ANY")
     .option("--parent-pid <pid>", "exit when this process exits (used by mizzen up)")
     .action(async (o: ControlFlags) => {
       // Loaded here, not at the top: `mizzen proxy` must not pay for the control plane's modules.
+      const outboundTrafficPolicy = parseOutboundTrafficPolicy(o.outboundTrafficPolicy);
       const { startControl } = await import("../control/main.ts");
       const logger = createLogger({ name: "control" });
       const cp = await startControl({
@@ -41,6 +52,7 @@ export function registerControl(program: Command): void {
         debug: parseHostPort("--debug-address", o.debugAddress),
         accessLog: o.accessLog,
         rootNamespace: o.rootNamespace,
+        outboundTrafficPolicy,
         logger,
       });
       runUntilSignal("control", cp.close, o.parentPid ? Number(o.parentPid) : undefined);

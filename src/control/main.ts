@@ -17,6 +17,7 @@ import { setLogger } from "@grpc/grpc-js";
 import { setupSecurity, type ControlSecurity, type SecurityOptions } from "./security.ts";
 import { JwksCache } from "./jwks-cache.ts";
 import { jwksSourcesInUse } from "../translate/jwt.ts";
+import type { OutboundTrafficMode } from "../translate/mesh-config.ts";
 
 export interface ControlOptions {
   configDir: string;
@@ -30,6 +31,8 @@ export interface ControlOptions {
   accessLog: boolean;
   rootNamespace?: string;
   domainSuffix?: string;
+  /** meshConfig.outboundTrafficPolicy.mode for hosts outside the registry (default ALLOW_ANY, as Istio). */
+  outboundTrafficPolicy?: OutboundTrafficMode;
   debounceMs?: number;
   /** How often RequestAuthentication jwksUri keys are fetched again (default 20 min, Istio's). */
   jwksRefreshMs?: number;
@@ -77,6 +80,7 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
     domainSuffix: opts.domainSuffix ?? "cluster.local",
     trustDomain,
     accessLog: opts.accessLog,
+    ...(opts.outboundTrafficPolicy ? { outboundTrafficPolicy: { mode: opts.outboundTrafficPolicy } } : {}),
   });
   const store = new ConfigStore({ logger: logger.child({ name: "config" }) });
   const metrics = new ControlMetrics();

@@ -3,7 +3,8 @@
 import type { Service, ServicePort } from "../registry/types.ts";
 import type { ClusterLoadAssignment } from "../xds/envoy-types.ts";
 import { findDestinationRule, mergeTrafficPolicy, subsetsOf, type AppliedRule, type Subset, type TrafficPolicy } from "./destination-rules.ts";
-import { outboundClusterName, visibleServices } from "./hosts.ts";
+import { outboundClusterName } from "./hosts.ts";
+import { scopedServices, type SidecarScopeProxy } from "./sidecar-scope.ts";
 import type { ViewInput } from "./input.ts";
 import type { ProxyNode } from "../xds/node.ts";
 import { obj } from "../registry/read-spec.ts";
@@ -26,10 +27,13 @@ function discoveryOf(s: Service): Discovery {
   return "EDS";
 }
 
-/** Plans depend on the proxy's namespace only (service and DestinationRule visibility). */
-export function outboundClusterPlans(input: ViewInput<Pick<ProxyNode, "namespace">>): ClusterPlan[] {
+/**
+ * Plans depend on the proxy's namespace (service and DestinationRule visibility) and the labels
+ * Sidecar selectors name (which Sidecar's egress hosts scope the services).
+ */
+export function outboundClusterPlans(input: ViewInput<Pick<ProxyNode, "namespace"> & SidecarScopeProxy>): ClusterPlan[] {
   const out: ClusterPlan[] = [];
-  for (const service of visibleServices(input.registry, input.proxy.namespace)) {
+  for (const service of scopedServices(input)) {
     const rule = findDestinationRule(input.objects, input.proxy.namespace, service, input.mesh);
     const topLevel = rule ? obj(rule.rule.spec.trafficPolicy) : undefined;
     const discovery = discoveryOf(service);

@@ -48,7 +48,11 @@ export function configVisible(o: ConfigObject, namespace: string): boolean {
   return exportedTo(exportTo, o.metadata.namespace, namespace);
 }
 
-/** Services a proxy in `namespace` can see, sorted by hostname. */
+/**
+ * Services a proxy in `namespace` can see by exportTo alone, sorted by hostname. What a proxy is
+ * actually sent is further narrowed by its Sidecar's egress hosts: use scopedServices()
+ * (sidecar-scope.ts) for anything that becomes routes, clusters or endpoints.
+ */
 export function visibleServices(registry: Registry, namespace: string): Service[] {
   return [...registry.services.values()]
     .filter((s) => serviceVisible(s, namespace))

@@ -1,4 +1,6 @@
 // Mesh-wide settings the translators read (Istio's MeshConfig, the parts we use).
+import type { Cluster, Duration } from "../xds/envoy-types.ts";
+
 export interface MeshConfig {
   /** Namespace whose DestinationRules etc. apply mesh-wide (Istio: "istio-system"). */
   rootNamespace: string;
@@ -15,6 +17,33 @@ export interface MeshConfig {
   accessLogEncoding?: "TEXT" | "JSON";
   /** meshConfig.extensionProviders with envoyFileAccessLog (Telemetry names them in providers). */
   accessLogProviders?: readonly AccessLogProvider[];
+  /**
+   * meshConfig.outboundTrafficPolicy: what a sidecar does with a request for a host it has no
+   * service for. ALLOW_ANY (Istio's default, also when absent) forwards it to the host it names
+   * (PassthroughCluster); REGISTRY_ONLY answers 502 (BlackHoleCluster). A Sidecar's own
+   * spec.outboundTrafficPolicy overrides it for the workloads it selects.
+   */
+  outboundTrafficPolicy?: { mode: OutboundTrafficMode };
+  /**
+   * meshConfig.dnsRefreshRate: how often a DNS-resolved ServiceEntry's host is looked up again
+   * (Envoy's dns_refresh_rate). Absent: the proxy's default (Envoy's 5 s). Answers with a longer
+   * TTL are kept for their TTL either way (respect_dns_ttl).
+   */
+  dnsRefreshRate?: Duration;
+}
+
+export type OutboundTrafficMode = "ALLOW_ANY" | "REGISTRY_ONLY";
+
+export const OUTBOUND_TRAFFIC_MODES: readonly OutboundTrafficMode[] = ["ALLOW_ANY", "REGISTRY_ONLY"];
+
+/** The mesh-wide mode: ALLOW_ANY unless the mesh config says REGISTRY_ONLY. */
+export function meshOutboundTrafficMode(mesh: MeshConfig): OutboundTrafficMode {
+  return mesh.outboundTrafficPolicy?.mode === "REGISTRY_ONLY" ? "REGISTRY_ONLY" : "ALLOW_ANY";
+}
+
+/** What a STRICT_DNS cluster carries, as Istio sets it: the mesh's refresh rate, and the answer's TTL honoured. */
+export function dnsRefreshSettings(mesh: MeshConfig): Pick<Cluster, "dns_refresh_rate" | "respect_dns_ttl"> {
+  return { ...(mesh.dnsRefreshRate ? { dns_refresh_rate: mesh.dnsRefreshRate } : {}), respect_dns_ttl: true };
 }
 
 /** meshConfig.extensionProviders[].envoyFileAccessLog: a file logger with a text or JSON format. */

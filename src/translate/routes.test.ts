@@ -210,7 +210,7 @@ test("TCP and TLS ports get no virtual host", () => {
   const objs = [cfg("Service", "db", { selector: { app: "db" }, ports: [{ name: "tcp-db", port: 5432 }, { name: "http-admin", port: 8080 }] })];
   const p = proxy("a", "127.10.1.1", { app: "a" });
   const [rc] = translateRoutes(inputFor(objs, [p], p));
-  assert.deepEqual(rc.virtual_hosts.map((v) => v.name), ["db.default.svc.cluster.local:8080"]);
+  assert.deepEqual(rc.virtual_hosts.map((v) => v.name), ["allow_any", "db.default.svc.cluster.local:8080"]);
 });
 
 test("route view: labels narrowed to the keys sourceLabels name; the key is the whole view", () => {

@@ -1,27 +1,34 @@
-// RDS. A sidecar gets one RouteConfiguration, "http_proxy", with a virtual host per visible
-// HTTP service port; a proxyless gRPC client gets one RouteConfiguration per service port,
-// named "<fqdn>:<port>" like its API listener. Inbound routes live inline in the listeners.
+// RDS. A sidecar gets one RouteConfiguration, "http_proxy", with a virtual host per HTTP port
+// of the services in its scope (visible, and imported by its Sidecar's egress hosts), and last
+// Istio's catch-all for any other host: "allow_any" (PassthroughCluster) or "block_all" (502)
+// by the outbound traffic policy. A proxyless gRPC client gets one RouteConfiguration per
+// service port, named "<fqdn>:<port>" like its API listener. Inbound routes live inline in the
+// listeners.
 import type { Service, ServicePort } from "../registry/types.ts";
 import type { RouteConfiguration, VirtualHost } from "../xds/envoy-types.ts";
 import type { ProxyNode } from "../xds/node.ts";
 import { isHttpLike } from "../registry/protocol.ts";
-import { visibleServices } from "./hosts.ts";
+import type { ConfigObject } from "../api/types.ts";
 import { byName, type ViewInput, type WarningSink } from "./input.ts";
 import { defaultRoute, routesFromVirtualService, type VirtualHostContext } from "./route-builder.ts";
-import { meshVirtualServices, virtualServiceFor } from "./virtual-services.ts";
+import { virtualServiceFor } from "./virtual-services.ts";
+import { proxyScope, scopedVirtualServices } from "./sidecar-scope.ts";
+import { catchAllVirtualHost } from "./passthrough-clusters.ts";
 
 export const HTTP_PROXY_ROUTE_NAME = "http_proxy";
 
 /**
  * What RDS reads of the proxy: its type, its namespace (visibility, short host names,
- * sourceNamespace) and its labels, which only VirtualService `sourceLabels` look at.
+ * sourceNamespace) and its labels, which only VirtualService `sourceLabels` and Sidecar
+ * workloadSelectors look at.
  */
 export type RouteProxyView = Pick<ProxyNode, "type" | "namespace" | "labels">;
 
 /**
- * The route view of a proxy with its labels narrowed to `labelKeys` (from sourceLabelKeys of
- * the same config): labels no sourceLabels names cannot change routes, and leaving them out
- * lets pods of different workloads in one namespace share one RouteConfiguration.
+ * The route view of a proxy with its labels narrowed to `labelKeys` (sourceLabelKeys and
+ * sidecarLabelKeys of the same config): labels no sourceLabels or Sidecar selector names cannot
+ * change routes, and leaving them out lets pods of different workloads in one namespace share
+ * one RouteConfiguration.
  */
 export function routeView(p: ProxyNode, labelKeys: ReadonlySet<string>): RouteProxyView {
   const labels: Record<string, string> = {};
@@ -47,16 +54,18 @@ function hostNames(s: Service, proxyNamespace: string): string[] {
   return names;
 }
 
-function routesFor(input: ViewInput<RouteProxyView>, service: Service, port: ServicePort, grpc: boolean, warnings?: WarningSink) {
+function routesFor(input: ViewInput<RouteProxyView>, vses: readonly ConfigObject[], service: Service, port: ServicePort, grpc: boolean, warnings?: WarningSink) {
   const ctx: VirtualHostContext = { input, service, port: port.number, grpc, ...(warnings ? { warnings } : {}) };
-  const vs = virtualServiceFor(meshVirtualServices(input.objects, input.proxy.namespace), service, input.proxy.namespace, input.mesh);
+  const vs = virtualServiceFor(vses, service, input.proxy.namespace, input.mesh);
   return vs ? routesFromVirtualService(ctx, vs) : [defaultRoute(ctx)];
 }
 
 function sidecarRouteConfig(input: ViewInput<RouteProxyView>, warnings?: WarningSink): RouteConfiguration {
+  const { scope, services } = proxyScope(input);
+  const vses = scopedVirtualServices(input.objects, input.mesh, input.proxy.namespace, scope);
   const used = new Set<string>();
   const vhosts: VirtualHost[] = [];
-  for (const s of visibleServices(input.registry, input.proxy.namespace)) {
+  for (const s of services) {
     for (const port of s.ports) {
       if (!isHttpLike(port.protocol)) continue;
       const candidates = hostNames(s, input.proxy.namespace).flatMap((h) => (port.number === 80 ? [`${h}:80`, h] : [`${h}:${port.number}`]));
@@ -64,20 +73,23 @@ function sidecarRouteConfig(input: ViewInput<RouteProxyView>, warnings?: Warning
       const domains = candidates.filter((d) => !used.has(d));
       if (domains.length === 0) continue;
       for (const d of domains) used.add(d);
-      vhosts.push({ name: servicePortName(s, port.number), domains, routes: routesFor(input, s, port, false, warnings) });
+      vhosts.push({ name: servicePortName(s, port.number), domains, routes: routesFor(input, vses, s, port, false, warnings) });
     }
   }
+  vhosts.push(catchAllVirtualHost(scope.outboundTrafficPolicy));
   return { name: HTTP_PROXY_ROUTE_NAME, virtual_hosts: vhosts.sort(byName), validate_clusters: { value: false } };
 }
 
 function grpcRouteConfigs(input: ViewInput<RouteProxyView>, warnings?: WarningSink): RouteConfiguration[] {
+  const { scope, services } = proxyScope(input);
+  const vses = scopedVirtualServices(input.objects, input.mesh, input.proxy.namespace, scope);
   const out: RouteConfiguration[] = [];
-  for (const s of visibleServices(input.registry, input.proxy.namespace)) {
+  for (const s of services) {
     for (const port of s.ports) {
       const name = servicePortName(s, port.number);
       const names = hostNames(s, input.proxy.namespace);
       const domains = [...names.map((h) => `${h}:${port.number}`), ...names];
-      out.push({ name, virtual_hosts: [{ name, domains, routes: routesFor(input, s, port, true, warnings) }] });
+      out.push({ name, virtual_hosts: [{ name, domains, routes: routesFor(input, vses, s, port, true, warnings) }] });
     }
   }
   return out;

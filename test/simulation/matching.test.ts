@@ -209,7 +209,7 @@ test("a port-80 service is reachable with and without the port in the authority"
     assert.equal(r.cluster, "outbound|80||web.default.svc.cluster.local", url);
     assert.deepEqual(r.endpoints, ["127.10.1.30:8080"], url);
   }
-  assert.equal(sim.request({ url: "http://web:8080/" }).flag, "NR", "the target port is not a service port");
+  assert.equal(sim.request({ url: "http://web:8080/" }).virtualHost, "allow_any", "the target port is not a service port");
 });
 
 test("host:port addressing: every alias with the service port, origin form with a Host header too", () => {
@@ -218,8 +218,8 @@ test("host:port addressing: every alias with the service port, origin form with 
     assert.equal(sim.request({ url: `http://${host}/details/0` }).cluster, DETAILS, host);
     assert.equal(sim.request({ url: "/details/0", headers: { host } }).cluster, DETAILS, `Host: ${host}`);
   }
-  assert.equal(sim.request({ url: "http://details/details/0" }).flag, "NR", "9080 is not implied");
-  assert.equal(sim.request({ url: "http://details.other:9080/" }).flag, "NR", "another namespace has no details");
+  assert.equal(sim.request({ url: "http://details/details/0" }).virtualHost, "allow_any", "9080 is not implied");
+  assert.equal(sim.request({ url: "http://details.other:9080/" }).virtualHost, "allow_any", "another namespace has no details");
 });
 
 test("match conditions are ORed; the fields inside one condition are ANDed", () => {

@@ -6,6 +6,9 @@ import { withEndpoints } from "./compile-cluster.ts";
 
 interface WithCompiled<R, C> extends Received<R> { compiled: C }
 
+/** A STRICT_DNS cluster as CDS delivered it (`source`) and with its resolved endpoints (`cluster`). */
+export interface DnsResolvedCluster { source: CompiledCluster; cluster: CompiledCluster }
+
 export const EMPTY_SNAPSHOT: Snapshot = {
   generation: 0,
   listeners: new Map(),
@@ -22,6 +25,7 @@ export function assembleSnapshot(
   routes: ReadonlyMap<string, WithCompiled<RouteConfiguration, CompiledRouteTable>>,
   clusters: ReadonlyMap<string, WithCompiled<Cluster, CompiledCluster>>,
   endpoints: ReadonlyMap<string, WithCompiled<ClusterLoadAssignment, EndpointAddress[]>>,
+  dnsResolved?: ReadonlyMap<string, DnsResolvedCluster>,
 ): Snapshot {
   const routeTables = new Map<string, CompiledRouteTable>();
   for (const [name, e] of routes) routeTables.set(name, e.compiled);
@@ -47,7 +51,9 @@ export function assembleSnapshot(
       if (!eps) missingEndpoints.add(c.edsName);
       outClusters.set(name, withEndpoints(c, eps?.compiled ?? []));
     } else {
-      outClusters.set(name, c);
+      // A STRICT_DNS cluster with its names resolved, while CDS still has the cluster it was resolved from.
+      const r = dnsResolved?.get(name);
+      outClusters.set(name, r && r.source === c ? r.cluster : c);
     }
   }
   return {

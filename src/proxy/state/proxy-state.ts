@@ -9,8 +9,8 @@ import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } fro
 import type { CompiledCluster, CompiledListener, CompiledRouteTable, EndpointAddress, Received, Snapshot } from "./types.ts";
 import { compileListener } from "./compile-listener.ts";
 import { compileRouteTable } from "./compile-route-table.ts";
-import { compileCluster, compileEndpoints } from "./compile-cluster.ts";
-import { assembleSnapshot, EMPTY_SNAPSHOT } from "./assemble.ts";
+import { compileCluster, compileEndpoints, withEndpoints } from "./compile-cluster.ts";
+import { assembleSnapshot, EMPTY_SNAPSHOT, type DnsResolvedCluster } from "./assemble.ts";
 import { silentLogger } from "../../log/logger.ts";
 
 export interface Entry<R, C> extends Received<R> { compiled: C; json: string }
@@ -41,6 +41,8 @@ export class ProxyState {
   private routes = new Map<string, Entry<RouteConfiguration, CompiledRouteTable>>();
   private clusters = new Map<string, Entry<Cluster, CompiledCluster>>();
   private endpoints = new Map<string, Entry<ClusterLoadAssignment, EndpointAddress[]>>();
+  /** STRICT_DNS clusters with their host names resolved (upstream/strict-dns.ts keeps them current). */
+  private dnsResolved = new Map<string, DnsResolvedCluster>();
   private receivedLds = false;
   private receivedCds = false;
   private subscribed: Record<string, string> = {};
@@ -99,7 +101,7 @@ export class ProxyState {
     // Routes and endpoints nothing references any more are dropped with their subscription.
     if (typeUrl === TYPE.listener) routes = keepOnly(routes, rdsNamesOf([...listeners.values()].map((e) => e.compiled)));
     if (typeUrl === TYPE.cluster) endpoints = keepOnly(endpoints, edsNamesOf([...clusters.values()].map((e) => e.compiled)));
-    const snap = assembleSnapshot(this.current.generation + 1, listeners, routes, clusters, endpoints);
+    const snap = assembleSnapshot(this.current.generation + 1, listeners, routes, clusters, endpoints, this.dnsResolved);
     // Commit: nothing above threw, so the update is accepted.
     this.listeners = listeners;
     this.routes = routes;
@@ -111,6 +113,30 @@ export class ProxyState {
     if (this.receivedLds && this.receivedCds && snap.missingRoutes.length === 0 && snap.missingEndpoints.length === 0) this.initialized = true;
     this.log.debug({ generation: snap.generation, type: SHORT[typeUrl], version }, "snapshot updated");
     this.updateSubscriptions(typeUrl, snap);
+    this.opts.onSnapshot?.(snap);
+  }
+
+  /** STRICT_DNS clusters as CDS delivered them: endpoints still name hosts. */
+  strictDnsClusters(): CompiledCluster[] {
+    const out: CompiledCluster[] = [];
+    for (const e of this.clusters.values()) if (e.compiled.type === "STRICT_DNS") out.push(e.compiled);
+    return out;
+  }
+
+  /**
+   * The addresses `source`'s host names resolve to now: a new snapshot with them in place of
+   * the names. Ignored when CDS has replaced or removed the cluster since (a later answer for
+   * the new one follows). Not an xDS update: nothing is ACKed or counted.
+   */
+  setDnsEndpoints(source: CompiledCluster, endpoints: EndpointAddress[]): void {
+    if (this.clusters.get(source.name)?.compiled !== source) return;
+    const next = new Map<string, DnsResolvedCluster>();
+    for (const [name, r] of this.dnsResolved) if (this.clusters.get(name)?.compiled === r.source) next.set(name, r);
+    next.set(source.name, { source, cluster: withEndpoints(source, endpoints) });
+    this.dnsResolved = next;
+    const snap = assembleSnapshot(this.current.generation + 1, this.listeners, this.routes, this.clusters, this.endpoints, next);
+    this.current = snap;
+    this.log.debug({ generation: snap.generation, cluster: source.name, endpoints: endpoints.map((e) => e.key) }, "snapshot updated from DNS");
     this.opts.onSnapshot?.(snap);
   }
 

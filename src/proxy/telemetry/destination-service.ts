@@ -48,3 +48,14 @@ export function serviceFromAuthority(authority: string, ownNamespace: string): D
   if (host.endsWith(".svc.cluster.local") && parts.length === 5) return { host, name: parts[0], namespace: parts[1] };
   return { host, name: host, namespace: UNKNOWN };
 }
+
+/**
+ * Istio's names for traffic to hosts outside the registry: the "block_all" route (REGISTRY_ONLY)
+ * reports destination_service_name BlackHoleCluster, the "allow_any" route or PassthroughCluster
+ * reports PassthroughCluster; destination_service stays the host the request named.
+ */
+export function catchAllServiceName(routeName: string, clusterName: string | undefined): string | undefined {
+  if (routeName === "block_all" || clusterName === "BlackHoleCluster") return "BlackHoleCluster";
+  if (routeName === "allow_any" || clusterName === "PassthroughCluster") return "PassthroughCluster";
+  return undefined;
+}

@@ -11,7 +11,7 @@ import type { RequestLog } from "../http/request-log.ts";
 import type { ProxyNode } from "../../xds/node.ts";
 import { Histogram, renderLabels, writeCounter, writeHistogram, type CounterSample, type HistogramSample } from "./prometheus-text.ts";
 import { UNKNOWN, UNKNOWN_PEER, decodePeerMetadata, encodePeerMetadata, peerFromNode, type PeerInfo } from "./peer-metadata.ts";
-import { serviceFromAuthority, type DestinationService } from "./destination-service.ts";
+import { catchAllServiceName, serviceFromAuthority, type DestinationService } from "./destination-service.ts";
 
 /** Envoy's default histogram buckets, which Istio's sidecars use for all three histograms. */
 export const ISTIO_BUCKETS: readonly number[] = Object.freeze([0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000]);
@@ -87,8 +87,9 @@ export class IstioMetrics {
       this.dropped++;
       return;
     }
-    const service = cluster?.istioService;
-    const serviceKey = service ? cluster!.name : `@${log.authority}`;
+    const catchAll = catchAllServiceName(log.routeName, cluster?.name);
+    const service = catchAll ? undefined : cluster?.istioService;
+    const serviceKey = service ? cluster!.name : `${catchAll ?? ""}@${log.authority}`;
     const byKey = peer.prefixes[inbound ? 1 : 0];
     let prefix = byKey.get(serviceKey);
     if (!prefix) {
@@ -96,7 +97,8 @@ export class IstioMetrics {
         this.dropped++;
         return;
       }
-      const svc = service ?? serviceFromAuthority(log.authority, this.namespace);
+      const fromAuthority = service ? undefined : serviceFromAuthority(log.authority, this.namespace);
+      const svc = service ?? (catchAll ? { ...fromAuthority!, name: catchAll, namespace: UNKNOWN } : fromAuthority!);
       prefix = { labels: this.prefixLabels(inbound, peer.info, svc), series: new Map() };
       byKey.set(serviceKey, prefix);
     }
