@@ -15,6 +15,9 @@ import {
 } from "../translate/index.ts";
 import type { MeshConfig } from "../translate/mesh-config.ts";
 import { securityLabelKeys } from "../translate/selector-keys.ts";
+import { sidecarLabelKeys } from "../translate/sidecar-scope.ts";
+import { failoverPriorityKeys } from "../translate/endpoints.ts";
+import { tcpSourceLabelKeys } from "../translate/tcp-routes.ts";
 import { TranslationMemo } from "./translation-memo.ts";
 import type { JwksLookup } from "../translate/jwt.ts";
 
@@ -26,6 +29,10 @@ interface Derived {
   registry: Registry;
   /** Label keys VirtualService sourceLabels name: the only labels that reach RDS. */
   labelKeys: ReadonlySet<string>;
+  /** Label keys Sidecar workloadSelectors name (CDS/EDS views keep only these). */
+  sidecarKeys: ReadonlySet<string>;
+  /** EDS: Sidecar selector keys plus the labels localityLbSetting.failoverPriority names. */
+  endpointKeys: ReadonlySet<string>;
   /** Label keys Telemetry selectors name: the only labels that reach LDS (access logging). */
   telemetryLabelKeys: ReadonlySet<string>;
   memo: TranslationMemo;
@@ -121,7 +128,17 @@ export class MeshState {
         else health.delete(node.id);
       }
       const registry = buildRegistry(this.objectList, proxies, { domainSuffix: this.mesh.domainSuffix, health });
-      this.derivedValue = { registry, labelKeys: sourceLabelKeys(this.objectList), telemetryLabelKeys: new Set([...telemetryLabelKeys(this.objectList), ...securityLabelKeys(this.objectList)]), memo: new TranslationMemo() };
+      const objects = this.objectList;
+      // Each view keeps only the labels some selector of its inputs names (see the views).
+      const sidecarKeys = sidecarLabelKeys(objects);
+      this.derivedValue = {
+        registry,
+        labelKeys: new Set([...sourceLabelKeys(objects), ...sidecarKeys]),
+        sidecarKeys,
+        endpointKeys: new Set([...failoverPriorityKeys(objects), ...sidecarKeys]),
+        telemetryLabelKeys: new Set([...telemetryLabelKeys(objects), ...securityLabelKeys(objects), ...tcpSourceLabelKeys(objects), ...sidecarKeys]),
+        memo: new TranslationMemo(),
+      };
     }
     return this.derivedValue;
   }
@@ -132,13 +149,13 @@ export class MeshState {
    * views get the same frozen objects (never change them; the ADS encode cache relies on it).
    */
   resources(proxy: ProxyNode): ProxyResources {
-    const { registry, labelKeys, telemetryLabelKeys: listenerLabelKeys, memo } = this.derived();
+    const { registry, labelKeys, sidecarKeys, endpointKeys, telemetryLabelKeys: listenerLabelKeys, memo } = this.derived();
     const shared: SharedInput = { objects: this.objectList, registry, mesh: this.mesh, ...(this.#jwks ? { jwks: this.#jwks } : {}) };
     const lv = listenerView(proxy, listenerLabelKeys);
     const rv = routeView(proxy, labelKeys);
-    const ov = outboundClusterView(proxy);
+    const ov = outboundClusterView(proxy, sidecarKeys);
     const iv = inboundClusterView(proxy);
-    const ev = endpointView(proxy);
+    const ev = endpointView(proxy, endpointKeys);
     const listeners = memo.get("listeners", listenerViewKey(lv), () => translateListeners({ ...shared, proxy: lv }));
     const routes = memo.get("routes", routeViewKey(rv), () => translateRoutes({ ...shared, proxy: rv }));
     const outbound = memo.get("outbound-clusters", outboundClusterViewKey(ov), () => outboundClusters({ ...shared, proxy: ov }));

@@ -8,6 +8,8 @@ import type { ProxyNode } from "../xds/node.ts";
 import { silentLogger } from "../log/logger.ts";
 import { ProxyState } from "./state/proxy-state.ts";
 import { ClusterRuntimes } from "./upstream/cluster-runtime.ts";
+import { StrictDnsClusters } from "./upstream/strict-dns.ts";
+import type { DnsLookup } from "./upstream/dns-resolver.ts";
 import { ListenerManager } from "./listen/listener-manager.ts";
 import { ProxyStats } from "./stats.ts";
 import { startAdmin } from "./admin/admin-server.ts";
@@ -41,6 +43,10 @@ export interface ProxyOptions {
    * that proves who this workload is. Without it: plaintext xDS and no mTLS (development).
    */
   security?: { rootPem: string; token: string; serverName?: string; certLifetimeSeconds?: number };
+  /** How STRICT_DNS clusters resolve names; tests inject one (see DataPlaneOptions). */
+  dnsLookup?: DnsLookup;
+  /** Where access log lines go (default stdout); tests collect them. */
+  accessLog?: AccessLogSink;
 }
 
 /** The data plane without the xDS client: what tests drive by feeding resources directly. */
@@ -72,6 +78,8 @@ export interface DataPlaneOptions {
   telemetry?: boolean;
   /** The workload certificate (mTLS); without it mTLS chains and clusters fail with a clear reason. */
   secrets?: SecretSource;
+  /** How STRICT_DNS clusters resolve names (default: DNS with TTLs, then the system resolver); tests inject one. */
+  dnsLookup?: DnsLookup;
 }
 
 export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
@@ -80,6 +88,8 @@ export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
   const runtimes = new ClusterRuntimes(opts.upstreamBindAddress);
   let applying: Promise<void> = Promise.resolve();
   let listeners: ListenerManager | undefined = undefined;
+  // STRICT_DNS names are looked up again on their TTL; each changed answer is a new snapshot.
+  const dns = new StrictDnsClusters({ logger: logger.child({ name: "dns" }), ...(opts.dnsLookup ? { lookup: opts.dnsLookup } : {}), apply: (c, eps) => state.setDnsEndpoints(c, eps) });
   const state: ProxyState = new ProxyState({
     logger,
     subscribe: opts.subscribe,
@@ -88,6 +98,7 @@ export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
       const lm = listeners!;
       // Listener changes apply in order, one snapshot after the other.
       applying = applying.then(() => lm.apply(snap)).catch((err: Error) => logger.error({ err: err.message }, "applying listeners failed"));
+      dns.sync(state.strictDnsClusters());
     },
   });
   const telemetry = opts.node && opts.telemetry !== false ? new IstioMetrics(opts.node) : undefined;
@@ -105,6 +116,7 @@ export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
     prometheus: () => prometheusPage(telemetry, stats),
     settled: () => applying,
     async close() {
+      dns.close();
       await applying;
       await lm.close();
       runtimes.closeAll();
@@ -147,6 +159,8 @@ export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise
   const plane = createDataPlane({
     logger, upstreamBindAddress: opts.node.ip, node: opts.node, telemetry: opts.telemetry, subscribe: (t, names) => client?.subscribe(t, names),
     ...(identity ? { secrets: identity } : {}),
+    ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}),
+    ...(opts.accessLog ? { accessLog: opts.accessLog } : {}),
   });
   client = new AdsClient({
     server: opts.xds,

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { protocolForPort, protocolForServiceEntryPort, toRegistryProtocol, isHttpLike } from "./protocol.ts";
+import { protocolForPort, protocolForServiceEntryPort, toRegistryProtocol, isHttpLike, listenerProtocol, protocolForWorkloadPort } from "./protocol.ts";
 
 test("port name prefixes select Istio's protocol", () => {
   const cases: [string, string][] = [
@@ -36,4 +36,16 @@ test("narrowing to the registry's protocol", () => {
   assert.equal(toRegistryProtocol("UDP"), "TCP");
   assert.equal(isHttpLike("UNKNOWN"), true);
   assert.equal(isHttpLike("TLS"), false);
+});
+
+test("listener protocol: HTTP family -> HTTP connection manager, TCP family -> tcp_proxy, unknown -> sniff", () => {
+  const cases: [string, string][] = [["http-web", "http"], ["grpc", "http"], ["http2", "http"], ["grpc-web", "http"], ["tcp", "tcp"], ["tls", "tcp"], ["https", "tcp"], ["mongo", "tcp"], ["mysql", "tcp"], ["redis", "tcp"], ["", "auto"], ["web", "auto"]];
+  for (const [name, want] of cases) assert.equal(listenerProtocol(toRegistryProtocol(protocolForPort({ port: 7000, name }))), want, name);
+  assert.equal(listenerProtocol(toRegistryProtocol(protocolForPort({ port: 3306 }))), "tcp", "unnamed well-known TCP ports are never sniffed");
+});
+
+test("a workload port's protocol field is its transport (POD_PORTS), not an application protocol", () => {
+  assert.equal(protocolForWorkloadPort({ containerPort: 8080, name: "http", protocol: "TCP" }), "HTTP");
+  assert.equal(protocolForWorkloadPort({ containerPort: 7000, name: "", protocol: "TCP" }), "UNKNOWN");
+  assert.equal(protocolForWorkloadPort({ containerPort: 5432, name: "tcp-db", protocol: "TCP" }), "TCP");
 });

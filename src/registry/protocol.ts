@@ -104,3 +104,32 @@ export function toRegistryProtocol(p: IstioProtocol): Protocol {
 export function isHttpLike(p: Protocol): boolean {
   return p === "HTTP" || p === "HTTP2" || p === "GRPC" || p === "UNKNOWN";
 }
+
+/**
+ * What a sidecar listener does with a port (Istio's ModelProtocolToListenerProtocol): HTTP
+ * connection manager, tcp_proxy, or "auto": sniff the first bytes (http_inspector) and take
+ * HTTP when they are HTTP, TCP otherwise (also after the detection timeout, for protocols
+ * where the server speaks first).
+ */
+export type ListenerProtocol = "http" | "tcp" | "auto";
+
+export function listenerProtocol(p: Protocol): ListenerProtocol {
+  switch (p) {
+    case "HTTP":
+    case "HTTP2":
+    case "GRPC":
+      return "http";
+    case "UNKNOWN":
+      return "auto";
+    default:
+      return "tcp"; // TCP, TLS, HTTPS (and Mongo, Redis, MySQL, which the registry calls TCP)
+  }
+}
+
+/**
+ * The protocol of a workload's own port (Istio's POD_PORTS entry): its name rules as for a
+ * Service port; `protocol` there is the transport (TCP/UDP), never an application protocol.
+ */
+export function protocolForWorkloadPort(p: { containerPort: number; name?: string; protocol?: string }): Protocol {
+  return toRegistryProtocol(protocolForPort({ port: p.containerPort, name: p.name, transport: p.protocol }));
+}

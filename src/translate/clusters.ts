@@ -11,7 +11,12 @@ import { byName, warnAbout, type ViewInput, type WarningSink } from "./input.ts"
 import { istioConfigPath, istioMetadata, type PlainValue } from "./metadata.ts";
 import { loadAssignment } from "./endpoints.ts";
 import { outboundClusterPlans, type ClusterPlan } from "./cluster-plans.ts";
+import { narrowLabels } from "./sidecar-scope.ts";
+import { egressPolicyClusters } from "./passthrough-clusters.ts";
+import { dnsRefreshSettings } from "./mesh-config.ts";
 import { applyUpstreamTls, istioSni, spiffeId } from "./tls.ts";
+import { applyConsistentHash, consistentHashProblems } from "./consistent-hash.ts";
+import { localityLbSettingOf, usesLocalityWeights } from "./locality-lb.ts";
 import type { Endpoint } from "../registry/types.ts";
 
 /** Istio's mesh-wide default connect timeout. */
@@ -22,15 +27,16 @@ export const UNLIMITED = 4294967295;
 const EDS_CONFIG = { ads: {}, resource_api_version: "V3" } as const;
 
 /** What outbound CDS reads of the proxy: its namespace (what it sees) and type (gRPC limits). */
-export type OutboundClusterProxyView = Pick<ProxyNode, "type" | "namespace">;
+export type OutboundClusterProxyView = Pick<ProxyNode, "type" | "namespace"> & { labels: Readonly<Record<string, string>> };
 
-export function outboundClusterView(p: ProxyNode): OutboundClusterProxyView {
-  return { type: p.type, namespace: p.namespace };
+/** `sidecarKeys`: the label keys Sidecar workloadSelectors name (sidecarLabelKeys of the same config). */
+export function outboundClusterView(p: ProxyNode, sidecarKeys: ReadonlySet<string> = new Set()): OutboundClusterProxyView {
+  return { type: p.type, namespace: p.namespace, labels: narrowLabels(p.labels, sidecarKeys) };
 }
 
 /** The whole view as a string: proxies with equal keys get equal outbound clusters. */
 export function outboundClusterViewKey(v: OutboundClusterProxyView): string {
-  return JSON.stringify([v.type, v.namespace]);
+  return JSON.stringify([v.type, v.namespace, Object.entries(v.labels)]);
 }
 
 /** What inbound CDS reads of the proxy: its type, where its application listens, its ports (name and protocol pick HTTP/2). */
@@ -122,8 +128,13 @@ function applyOutlierDetection(c: Cluster, od: Obj | undefined): void {
 
 function applyPolicy(c: Cluster, p: TrafficPolicy): void {
   c.lb_policy = lbPolicy(p.loadBalancer);
+  applyConsistentHash(c, p.loadBalancer);
   applyConnectionPool(c, p.connectionPool);
   applyOutlierDetection(c, p.outlierDetection);
+  // Localities share load by their EDS weights (Istio: distribute, or failover rules with outlier detection).
+  if (usesLocalityWeights(localityLbSettingOf(p), p.outlierDetection !== undefined)) {
+    c.common_lb_config = { ...c.common_lb_config, locality_weighted_lb_config: {} };
+  }
 }
 
 function clusterMetadata(plan: ClusterPlan): Cluster["metadata"] {
@@ -153,17 +164,22 @@ function outboundCluster(input: ViewInput<OutboundClusterProxyView>, plan: Clust
     } else {
       c.type = "STRICT_DNS";
       c.load_assignment = la;
+      Object.assign(c, dnsRefreshSettings(input.mesh));
     }
   } else {
     if (grpc) return undefined; // proxyless gRPC has no original-destination clusters
     c.type = "ORIGINAL_DST";
   }
   applyPolicy(c, plan.policy);
+  if (plan.rule) for (const m of consistentHashProblems(plan.policy.loadBalancer)) warnAbout(warnings, plan.rule.rule, "spec.trafficPolicy.loadBalancer.consistentHash", m);
   if (plan.discovery === "ORIGINAL_DST") c.lb_policy = "CLUSTER_PROVIDED";
   if (grpc && c.lb_policy !== "ROUND_ROBIN") {
     if (plan.rule) warnAbout(warnings, plan.rule.rule, "spec.trafficPolicy.loadBalancer", `proxyless gRPC clients support only ROUND_ROBIN; ${c.lb_policy} is replaced by ROUND_ROBIN for them`);
     c.lb_policy = "ROUND_ROBIN";
   }
+  // A replaced policy keeps no hash settings.
+  if (c.lb_policy !== "RING_HASH") delete c.ring_hash_lb_config;
+  if (c.lb_policy !== "MAGLEV") delete c.maglev_lb_config;
   if (!grpc && speaksHttp2(plan.port.protocol)) c.typed_extension_protocol_options = HTTP2_PROTOCOL_OPTIONS;
   if (!grpc && plan.discovery !== "ORIGINAL_DST") applyMeshTls(c, input, plan, eps());
   c.metadata = clusterMetadata(plan);
@@ -218,6 +234,7 @@ export function outboundClusters(input: ViewInput<OutboundClusterProxyView>, war
     const c = outboundCluster(input, plan, warnings);
     if (c) out.push(c);
   }
+  out.push(...egressPolicyClusters(input));
   return out.sort(byName);
 }
 

@@ -59,7 +59,7 @@ test("listener view: a sidecar's key is its addresses and ports; gRPC clients ke
   const b = { ...a, ip: "127.10.1.2", name: "b", labels: { app: "b" } };
   assert.notEqual(listenerViewKey(listenerView(a)), listenerViewKey(listenerView(b)));
   assert.equal(listenerViewKey(listenerView(a)), listenerViewKey(listenerView({ ...a, name: "renamed", labels: {} })));
-  assert.deepEqual(listenerView(a), { type: "sidecar", ip: "127.10.1.1", appAddress: "127.10.2.1", ports: [{ containerPort: 9080 }], namespace: "default", labels: {} });
+  assert.deepEqual(listenerView(a), { type: "sidecar", ip: "127.10.1.1", appAddress: "127.10.2.1", ports: [{ containerPort: 9080, name: "http" }], namespace: "default", labels: {} });
   assert.deepEqual(listenerView(a, new Set(["app", "version"])).type === "sidecar" && listenerView(a, new Set(["app", "version"])), { ...listenerView(a), labels: { app: "a" } }, "only labels Telemetry selectors name");
   const g1 = proxy("g1", "127.10.1.8", {}, { type: "grpc" });
   const g2 = proxy("g2", "127.10.1.9", {}, { type: "grpc" });

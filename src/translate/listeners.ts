@@ -1,5 +1,9 @@
-// LDS. Sidecar: the explicit outbound proxy "http_proxy" on podIP:15001 (routes via RDS) and
-// one "inbound|<port>" per workload port on podIP:<port> forwarding to the application.
+// LDS. Sidecar: the explicit outbound proxy "http_proxy" on podIP:15001 (routes via RDS; its
+// CONNECT tunnels for TCP, TLS and auto-detected service ports go to the virtual listeners of
+// tcp-listeners.ts) and one "inbound|<port>" per workload port on podIP:<port> forwarding to
+// the application: an HTTP connection manager, a tcp_proxy, or both behind http_inspector,
+// by the port's protocol (Istio's selection: name prefix or appProtocol; unnamed: sniff).
+// Every HTTP connection manager proxies WebSocket upgrades, as Istio's do.
 // Proxyless gRPC: one API listener "<fqdn>:<port>" per visible service port.
 import type { AccessLog, FilterChain, HttpConnectionManager, HttpConnectionManagerAny, Listener } from "../xds/envoy-types.ts";
 import { effectiveMtlsMode, type MtlsMode } from "./peer-authentication.ts";
@@ -8,11 +12,14 @@ import { authorizationFilters } from "./authz.ts";
 import { jwtAuthnFilter } from "./jwt.ts";
 import type { ProxyNode, WorkloadPort } from "../xds/node.ts";
 import { TYPE } from "../xds/envoy-types.ts";
-import { inboundClusterName, visibleServices } from "./hosts.ts";
+import { inboundClusterName } from "./hosts.ts";
+import { scopedServices } from "./sidecar-scope.ts";
 import { byName, type SharedInput, type ViewInput } from "./input.ts";
 import { HTTP_PROXY_ROUTE_NAME, servicePortName } from "./routes.ts";
 import { routeConfiguredFilters } from "./route-filters.ts";
 import { accessLogsFor, type AccessLogMode } from "./telemetry.ts";
+import { listenerProtocol, protocolForWorkloadPort, type ListenerProtocol } from "../registry/protocol.ts";
+import { BLACKHOLE_CLUSTER, inspectorFields, outboundTcpListeners, tcpProxyFor } from "./tcp-listeners.ts";
 
 export const OUTBOUND_PROXY_PORT = 15001;
 const HCM_FILTER = "envoy.filters.network.http_connection_manager";
@@ -26,7 +33,8 @@ export interface SidecarListenerView {
   type: "sidecar";
   ip: string;
   appAddress: string;
-  ports: readonly Pick<WorkloadPort, "containerPort">[];
+  /** Name and transport protocol decide each inbound port's protocol (Istio's POD_PORTS). */
+  ports: readonly Pick<WorkloadPort, "containerPort" | "name" | "protocol">[];
   namespace: string;
   labels: Readonly<Record<string, string>>;
 }
@@ -44,7 +52,7 @@ export function listenerView(p: ProxyNode, labelKeys: ReadonlySet<string> = new 
     case "sidecar": {
       const labels: Record<string, string> = {};
       for (const k of [...labelKeys].sort()) if (Object.hasOwn(p.labels, k)) labels[k] = p.labels[k]!;
-      const ports = p.ports.map((wp) => ({ containerPort: wp.containerPort }));
+      const ports = p.ports.map((wp) => ({ containerPort: wp.containerPort, name: wp.name, ...(wp.protocol !== undefined ? { protocol: wp.protocol } : {}) }));
       return { type: "sidecar", ip: p.ip, appAddress: p.appAddress, ports, namespace: p.namespace, labels };
     }
     case "grpc":
@@ -58,7 +66,7 @@ export function listenerView(p: ProxyNode, labelKeys: ReadonlySet<string> = new 
 export function listenerViewKey(v: ListenerProxyView): string {
   switch (v.type) {
     case "sidecar":
-      return JSON.stringify([v.type, v.ip, v.appAddress, v.ports.map((wp) => wp.containerPort), v.namespace, sortedEntries(v.labels)]);
+      return JSON.stringify([v.type, v.ip, v.appAddress, v.ports.map((wp) => [wp.containerPort, wp.name, wp.protocol ?? ""]), v.namespace, sortedEntries(v.labels)]);
     case "grpc":
       return JSON.stringify([v.type, v.namespace]);
     default:
@@ -80,8 +88,24 @@ function accessLog(input: ViewInput<SidecarListenerView>, mode: AccessLogMode): 
   return logs.length > 0 ? { access_log: logs } : {};
 }
 
+/** Istio sets this on every HTTP connection manager: WebSocket upgrades are proxied. */
 function hcm(fields: HttpConnectionManager): HttpConnectionManagerAny {
-  return { "@type": TYPE.hcm, ...fields };
+  return { "@type": TYPE.hcm, ...fields, upgrade_configs: [{ upgrade_type: "websocket" }] };
+}
+
+/** The outbound HTTP connection manager (also the HTTP chain of auto-detected ports' virtual listeners). */
+function outboundHttpFilters(input: ViewInput<SidecarListenerView>): FilterChain["filters"] {
+  const p = input.proxy;
+  return [{
+    name: HCM_FILTER,
+    typed_config: hcm({
+      stat_prefix: `outbound_${p.ip}_${OUTBOUND_PROXY_PORT}`,
+      rds: { route_config_name: HTTP_PROXY_ROUTE_NAME, config_source: { ...ADS } },
+      // Fault and CORS act only where a route's typed_per_filter_config says so (Istio's order).
+      http_filters: [...routeConfiguredFilters(), routerFilter()],
+      ...accessLog(input, "CLIENT"),
+    }),
+  }];
 }
 
 function outboundListener(input: ViewInput<SidecarListenerView>): Listener {
@@ -90,18 +114,9 @@ function outboundListener(input: ViewInput<SidecarListenerView>): Listener {
     name: HTTP_PROXY_ROUTE_NAME,
     address: { socket_address: { address: p.ip, port_value: OUTBOUND_PROXY_PORT } },
     traffic_direction: "OUTBOUND",
-    filter_chains: [{
-      filters: [{
-        name: HCM_FILTER,
-        typed_config: hcm({
-          stat_prefix: `outbound_${p.ip}_${OUTBOUND_PROXY_PORT}`,
-          rds: { route_config_name: HTTP_PROXY_ROUTE_NAME, config_source: { ...ADS } },
-          // Fault and CORS act only where a route's typed_per_filter_config says so (Istio's order).
-          http_filters: [...routeConfiguredFilters(), routerFilter()],
-          ...accessLog(input, "CLIENT"),
-        }),
-      }],
-    }],
+    // A CONNECT tunnel's authority is its original destination: the virtual listener for it serves it.
+    use_original_dst: { value: true },
+    filter_chains: [{ filters: outboundHttpFilters(input) }],
   };
 }
 
@@ -113,18 +128,66 @@ function securityFilters(input: ViewInput<SidecarListenerView>): HttpConnectionM
   return [...(jwt ? [jwt] : []), ...authz];
 }
 
-/** Filter chains of an inbound port for its PeerAuthentication mode (Istio's shapes). */
-function inboundChains(mode: MtlsMode, network: FilterChain["filters"]): { chains: FilterChain[]; inspect: boolean } {
-  const tls: FilterChain = { name: "tls", filter_chain_match: { transport_protocol: "tls" }, transport_socket: istioMutualDownstream(), filters: network };
-  if (mode === "STRICT") return { chains: [tls], inspect: true };
-  if (mode === "PERMISSIVE") return { chains: [tls, { name: "plaintext", filter_chain_match: { transport_protocol: "raw_buffer" }, filters: network }], inspect: true };
-  return { chains: [{ name: "plaintext", filters: network }], inspect: false };
+/** One application view of an inbound port: its network filters and, for auto-detection, its ALPN-like match. */
+interface InboundApp { suffix: string; applicationProtocols?: string[]; network: FilterChain["filters"] }
+
+/**
+ * Filter chains of an inbound port for its PeerAuthentication mode (Istio's shapes): a "tls"
+ * chain terminating mesh mTLS and/or a plaintext one, each once per application view (HTTP
+ * and TCP for an auto-detected port, HTTP first).
+ */
+function inboundChains(mode: MtlsMode, apps: readonly InboundApp[]): { chains: FilterChain[]; inspect: boolean } {
+  const chain = (name: string, transport: "tls" | "raw_buffer" | undefined, app: InboundApp): FilterChain => {
+    const match = { ...(transport ? { transport_protocol: transport } : {}), ...(app.applicationProtocols ? { application_protocols: [...app.applicationProtocols] } : {}) };
+    return {
+      name: `${name}${app.suffix}`,
+      ...(Object.keys(match).length ? { filter_chain_match: match } : {}),
+      ...(transport === "tls" ? { transport_socket: istioMutualDownstream() } : {}),
+      filters: app.network,
+    };
+  };
+  const tls = apps.map((a) => chain("tls", "tls", a));
+  if (mode === "STRICT") return { chains: tls, inspect: true };
+  if (mode === "PERMISSIVE") return { chains: [...tls, ...apps.map((a) => chain("plaintext", "raw_buffer", a))], inspect: true };
+  return { chains: apps.map((a) => chain("plaintext", undefined, a)), inspect: false };
 }
 
-function inboundListener(input: ViewInput<SidecarListenerView>, port: number): Listener {
+function inboundListener(input: ViewInput<SidecarListenerView>, wp: SidecarListenerView["ports"][number]): Listener {
+  const p = input.proxy;
+  const port = wp.containerPort;
+  const protocol: ListenerProtocol = listenerProtocol(protocolForWorkloadPort(wp));
+  const name = `inbound|${port}`;
+  const apps: InboundApp[] = [];
+  if (protocol !== "tcp") apps.push({ suffix: protocol === "auto" ? "|http" : "", ...(protocol === "auto" ? { applicationProtocols: ["http/1.1", "h2c"] } : {}), network: inboundHttpFilters(input, port) });
+  if (protocol !== "http") apps.push({ suffix: protocol === "auto" ? "|tcp" : "", network: [inboundTcpProxy(input, port)] });
+  const mode = effectiveMtlsMode(input.objects, p, port, input.mesh.rootNamespace);
+  const { chains, inspect } = inboundChains(mode, apps);
+  return {
+    name,
+    address: { socket_address: { address: p.ip, port_value: port } },
+    traffic_direction: "INBOUND",
+    ...inspectorFields(inspect, protocol === "auto"),
+    filter_chains: chains,
+  };
+}
+
+/**
+ * An inbound TCP port: bytes to the application. AuthorizationPolicy on TCP needs Envoy's
+ * network RBAC, which the Mizzen proxy does not run yet; a workload that policies select
+ * gets its TCP ports closed (tcp_proxy to BlackHoleCluster: refused and counted), never open.
+ */
+function inboundTcpProxy(input: ViewInput<SidecarListenerView>, port: number): FilterChain["filters"][number] {
+  const p = input.proxy;
+  const workload = { namespace: p.namespace, labels: p.labels };
+  const guarded = authorizationFilters(input.objects, workload, { rootNamespace: input.mesh.rootNamespace, trustDomain: input.mesh.trustDomain ?? "cluster.local" }).length > 0;
+  const logs = accessLogsFor(input, "SERVER");
+  return tcpProxyFor(inboundClusterName(port), { cluster: guarded ? BLACKHOLE_CLUSTER : inboundClusterName(port) }, logs);
+}
+
+function inboundHttpFilters(input: ViewInput<SidecarListenerView>, port: number): FilterChain["filters"] {
   const p = input.proxy;
   const name = `inbound|${port}`;
-  const network: FilterChain["filters"] = [{
+  return [{
     name: HCM_FILTER,
     typed_config: hcm({
       stat_prefix: `inbound_${p.ip}_${port}`,
@@ -142,32 +205,23 @@ function inboundListener(input: ViewInput<SidecarListenerView>, port: number): L
       ...accessLog(input, "SERVER"),
     }),
   }];
-  const mode = effectiveMtlsMode(input.objects, p, port, input.mesh.rootNamespace);
-  const { chains, inspect } = inboundChains(mode, network);
-  return {
-    name,
-    address: { socket_address: { address: p.ip, port_value: port } },
-    traffic_direction: "INBOUND",
-    ...(inspect ? { listener_filters: [{ name: "envoy.filters.listener.tls_inspector", typed_config: { "@type": TYPE.tlsInspector } }] } : {}),
-    filter_chains: chains,
-  };
 }
 
 function sidecarListeners(input: ViewInput<SidecarListenerView>): Listener[] {
-  const out = [outboundListener(input)];
+  const out = [outboundListener(input), ...outboundTcpListeners(input, { httpFilters: () => outboundHttpFilters(input), accessLog: accessLogsFor(input, "CLIENT") })];
   const seen = new Set<number>([OUTBOUND_PROXY_PORT]);
   if (!input.proxy.appAddress) return out;
   for (const wp of input.proxy.ports) {
     if (seen.has(wp.containerPort)) continue; // one listener per address:port
     seen.add(wp.containerPort);
-    out.push(inboundListener(input, wp.containerPort));
+    out.push(inboundListener(input, wp));
   }
   return out;
 }
 
 function grpcListeners(input: SharedInput, namespace: string): Listener[] {
   const out: Listener[] = [];
-  for (const s of visibleServices(input.registry, namespace)) {
+  for (const s of scopedServices({ ...input, proxy: { namespace } })) {
     for (const port of s.ports) {
       const name = servicePortName(s, port.number);
       out.push({

@@ -18,6 +18,8 @@ export const TYPE = {
   hcm: "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
   router: "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
   fileAccessLog: "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+  tcpProxy: "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+  httpInspector: "type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector",
 } as const;
 
 export type TypeUrl = (typeof TYPE)[keyof typeof TYPE];
@@ -87,8 +89,14 @@ export interface Listener {
   api_listener?: { api_listener: HttpConnectionManagerAny };
   use_original_dst?: BoolValue;
   metadata?: Metadata;
-  /** tls_inspector: lets filter chains match transport_protocol "tls" vs "raw_buffer" (PERMISSIVE mTLS). */
+  /** tls_inspector: lets filter chains match transport_protocol "tls" vs "raw_buffer" (PERMISSIVE mTLS); http_inspector: application_protocols. */
   listener_filters?: { name: string; typed_config?: { "@type": string } }[];
+  /** false: a virtual listener, never bound; the outbound proxy hands it connections for its address (Istio's outbound listeners under use_original_dst). */
+  bind_to_port?: BoolValue;
+  /** How long listener filters (protocol sniffing) may wait for the first bytes. */
+  listener_filters_timeout?: Duration;
+  /** After listener_filters_timeout, pick a chain with what was learnt (server-first protocols) instead of closing. */
+  continue_on_listener_filters_timeout?: boolean;
 }
 export interface FilterChain {
   name?: string;
@@ -97,6 +105,17 @@ export interface FilterChain {
   transport_socket?: TransportSocket;
 }
 export interface NetworkFilter { name: string; typed_config: HttpConnectionManagerAny }
+
+/** envoy.filters.network.tcp_proxy. (A NetworkFilter's typed_config names only the HCM; see tcpProxyFilter in translate/tcp-listeners.ts.) */
+export type TcpProxyAny = { "@type": typeof TYPE.tcpProxy } & TcpProxy;
+export interface TcpProxy {
+  stat_prefix: string;
+  cluster?: string;
+  weighted_clusters?: { clusters: { name: string; weight: number }[] };
+  idle_timeout?: Duration;
+  access_log?: AccessLog[];
+  max_connect_attempts?: UInt32Value;
+}
 
 export type HttpConnectionManagerAny = { "@type": typeof TYPE.hcm } & HttpConnectionManager;
 export interface HttpConnectionManager {
@@ -113,6 +132,8 @@ export interface HttpConnectionManager {
   stream_idle_timeout?: Duration;
   request_timeout?: Duration;
   common_http_protocol_options?: { idle_timeout?: Duration; max_headers_count?: UInt32Value };
+  /** HTTP/1.1 Upgrade types proxied as such (Istio sets websocket on every HCM); others get 403 upgrade_failed. */
+  upgrade_configs?: { upgrade_type: string; enabled?: BoolValue }[];
 }
 
 /** envoy.config.accesslog.v3.AccessLog: a logger (typed_config) and when it writes (filter). */
@@ -198,6 +219,16 @@ export interface RouteAction {
   max_stream_duration?: { max_stream_duration?: Duration; grpc_timeout_header_max?: Duration };
   /** Istio's mirror / mirrors: fire-and-forget copies, Host suffixed "-shadow" before any port. */
   request_mirror_policies?: RequestMirrorPolicy[];
+  /** Consistent hashing key(s) for RING_HASH / MAGLEV clusters (Istio: DestinationRule consistentHash). */
+  hash_policy?: HashPolicy[];
+}
+/** envoy.config.route.v3.RouteAction.HashPolicy: one of header, cookie, connection_properties, query_parameter. */
+export interface HashPolicy {
+  header?: { header_name: string };
+  cookie?: { name: string; ttl?: Duration; path?: string };
+  connection_properties?: { source_ip: boolean };
+  query_parameter?: { name: string };
+  terminal?: boolean;
 }
 export interface FractionalPercent { numerator: number; denominator?: "HUNDRED" | "TEN_THOUSAND" | "MILLION" }
 export interface RequestMirrorPolicy {
@@ -249,7 +280,11 @@ export interface Cluster {
     max_ejection_time?: Duration;
   };
   /** Panic threshold: below this healthy percentage Envoy ignores health; Istio sets minHealthPercent. */
-  common_lb_config?: { healthy_panic_threshold?: { value: number } };
+  common_lb_config?: { healthy_panic_threshold?: { value: number }; locality_weighted_lb_config?: Record<string, never> };
+  /** RING_HASH settings (Envoy's defaults: 1024 and 8388608 entries, XX_HASH). */
+  ring_hash_lb_config?: { minimum_ring_size?: { value: number }; maximum_ring_size?: { value: number }; hash_function?: "XX_HASH" | "MURMUR_HASH_2" };
+  /** MAGLEV settings: table_size must be prime (Envoy's default 65537). */
+  maglev_lb_config?: { table_size?: { value: number } };
   metadata?: Metadata;
   alt_stat_name?: string;
   /** Keyed by extension name; Mizzen uses envoy.extensions.upstreams.http.v3.HttpProtocolOptions (upstream HTTP/2 for gRPC ports). */
@@ -261,6 +296,10 @@ export interface Cluster {
    * filter_metadata["envoy.transport_socket_match"] decides (tlsMode: istio -> mTLS).
    */
   transport_socket_matches?: { name: string; match?: Struct; transport_socket: TransportSocket }[];
+  /** STRICT_DNS: how often each endpoint's host name is resolved again (Envoy's default 5 s). */
+  dns_refresh_rate?: Duration;
+  /** STRICT_DNS: refresh on the answer's TTL instead of dns_refresh_rate. */
+  respect_dns_ttl?: boolean;
 }
 
 /** envoy.extensions.upstreams.http.v3.HttpProtocolOptions as an Any. */

@@ -38,6 +38,8 @@ export const ROOT_FILES: readonly string[] = [
   "envoy/extensions/access_loggers/stream/v3/stream.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
   "envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto",
+  "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
+  "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto",
 ];
 
 /** Options for every decode into the object form envoy-types.ts describes. */

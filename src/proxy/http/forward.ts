@@ -17,6 +17,8 @@ import type { RequestLog } from "./request-log.ts";
 import { ProxyStats, STAT } from "../stats.ts";
 import type { RequestMirrors } from "./mirror.ts";
 import { addPeerHeaders, takePeerHeaders } from "../telemetry/peer-metadata.ts";
+import { isHashPolicy } from "../upstream/load-balancer.ts";
+import { appendSetCookies, requestHash, type RequestHash } from "../upstream/request-hash.ts";
 
 // gRPC's status travels in trailers; an upstream's trailers-only answer carries it in its headers.
 const GRPC_STATUS_HEADERS = ["grpc-status", "grpc-message", "grpc-status-details-bin"];
@@ -77,6 +79,8 @@ export class ForwardExchange {
   /** A retry holds one of the cluster's max_retries slots until its try ends. */
   private retrying = false;
   private releaseTry: (() => void) | undefined;
+  /** The route's hash_policy result, computed at the first pick of a hashing cluster. */
+  private hashed: RequestHash | undefined;
 
   constructor(f: ForwardInput) {
     this.f = f;
@@ -145,7 +149,7 @@ export class ForwardExchange {
     const retry = action.retry;
     const ep = cluster.type === "ORIGINAL_DST"
       ? originalDestination(this.f.input.authority)
-      : runtime.pick(cluster, retry?.avoidPreviousHosts ? this.tried : undefined);
+      : runtime.pick(cluster, retry?.avoidPreviousHosts ? this.tried : undefined, isHashPolicy(cluster.lbPolicy) ? (this.hashed ??= requestHash(action.hashPolicies, this.f.req, this.f.input)).hash : undefined);
     if (!ep) {
       this.fail(REPLY.noHealthyUpstream);
       return;
@@ -308,6 +312,7 @@ export class ForwardExchange {
     const serviceTime = String(Date.now() - this.attemptStart);
     headers["x-envoy-upstream-service-time"] = serviceTime;
     applyHeaderOps(route.responseHeaders, headers);
+    if (this.hashed) appendSetCookies(headers, this.hashed.setCookies);
     if (this.f.corsHeaders) Object.assign(headers, this.f.corsHeaders);
     log.status = status;
     log.details = "via_upstream";

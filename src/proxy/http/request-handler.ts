@@ -23,6 +23,7 @@ import { addCorsHeaders, answerPreflight, evaluateCors } from "./filters/cors.ts
 import type { IstioMetrics } from "../telemetry/istio-metrics.ts";
 import { addPeerHeaders, takePeerHeaders } from "../telemetry/peer-metadata.ts";
 import { peerPrincipal, type TlsContexts } from "../tls/contexts.ts";
+import { forwardUpgrade, UPGRADE_FAILED, upgradeOf } from "../listen/upgrade.ts";
 
 export interface HttpContext {
   snapshot(): Snapshot;
@@ -122,6 +123,12 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
   }
   log.path = target.query ? `${target.path}?${target.query}` : target.path;
   log.authority = target.authority || "-";
+  // An Upgrade the connection manager is not configured for is refused before any filter, as Envoy.
+  const upgrade = upgradeOf(req);
+  if (upgrade && !hcm.upgradeTypes?.has(upgrade.type)) {
+    sendLocalReply(res, log, UPGRADE_FAILED);
+    return;
+  }
   // JWT authentication and authorization run before routing, as Envoy's filters do.
   if ((hcm.filters.jwt || hcm.filters.rbac?.length) && !runSecurityFilters(hcm.filters, req, res, log, { method: log.method, path: log.path, authority: target.authority }, stats, ctx.logger)) return;
   const input: MatchInput = { method: log.method, authority: target.authority, path: target.path, query: target.query, headers, queryParams: undefined };
@@ -188,6 +195,10 @@ function dispatchRoute(ctx: HttpContext, snap: Snapshot, listener: CompiledListe
   applyHeaderOps(route.requestHeaders, upstreamHeaders);
   applyHeaderOps(choice.requestHeaders, upstreamHeaders);
   if (ctx.telemetry && !listener.inbound) addPeerHeaders(upstreamHeaders, ctx.telemetry);
+  if (upgradeOf(req)) {
+    forwardUpgrade({ req, res, log, stats, input, route, action, cluster, runtime: ctx.runtimes.get(cluster.name), headers: upstreamHeaders, tls: ctx.tls });
+    return;
+  }
   const mirrors = drawMirrors(ctx, snap, action.mirrors, action.timeoutMs, ctx.random);
   new ForwardExchange({ req, res, log, stats, input, route, action, cluster, runtime: ctx.runtimes.get(cluster.name), headers: upstreamHeaders, corsHeaders, mirrors, tls: ctx.tls }).start();
 }

@@ -1,6 +1,9 @@
 // CONNECT on the explicit-proxy listener. Many HTTP_PROXY clients (Node's fetch with
 // NODE_USE_ENV_PROXY=1 among them) open a tunnel even for http:// URLs and then speak
-// HTTP/1.1 inside it. We accept the tunnel, look at its first byte, and:
+// HTTP/1.1 inside it; clients of TCP and TLS services reach them this way too. When the
+// listener has use_original_dst and a virtual listener exists for the tunnel's host:port
+// (a TCP, TLS or auto-detected service port), that listener's chains decide (chain-dispatch.ts:
+// tcp_proxy by server name, or HTTP). Otherwise we look at the first byte, and:
 //   - plain HTTP: hand the socket back to the listener's HTTP server as a new downstream
 //     connection, so the requests inside are routed by the same route table;
 //   - TLS (a ClientHello, byte 0x16): the proxy cannot route it as HTTP, so the raw bytes go
@@ -12,6 +15,8 @@ import type { IncomingMessage } from "node:http";
 import type { HttpContext } from "../http/request-handler.ts";
 import { markTunnel } from "../http/tunnel-authority.ts";
 import { rejectedStat, STAT } from "../stats.ts";
+import type { CompiledListener } from "../state/types.ts";
+import { dispatchTunnel, virtualListenerFor } from "./chain-dispatch.ts";
 
 export const PASSTHROUGH_CLUSTER = "PassthroughCluster";
 /** How long a tunnel may stay silent before its first byte. */
@@ -24,6 +29,8 @@ export interface TunnelHost {
   ctx: HttpContext;
   /** Raw sockets the HTTP server no longer tracks; drain destroys what is left of them. */
   rawSockets: Set<Socket>;
+  /** The listener that accepted the CONNECT (use_original_dst and the pod IP are read from it). */
+  listener?: () => CompiledListener;
 }
 
 export function rawReply(status: string, body: string): string {
@@ -51,6 +58,7 @@ export function handleConnect(t: TunnelHost, req: IncomingMessage, socket: Socke
     socket.end(rawReply("400 Bad Request", `CONNECT needs an authority of the form host:port, got "${authority}"\n`));
     return;
   }
+  const dest = target; // narrowed, for the function declarations below
   ctx.stats.inc(STAT.connectTotal);
   t.rawSockets.add(socket);
   const onError = (): void => {
@@ -64,15 +72,47 @@ export function handleConnect(t: TunnelHost, req: IncomingMessage, socket: Socke
   const onSilent = (): void => {
     socket.destroy();
   };
-  socket.setTimeout(TUNNEL_FIRST_BYTE_TIMEOUT_MS);
-  socket.on("timeout", onSilent);
   socket.write("HTTP/1.1 200 Connection established\r\n\r\n");
 
-  const decide = (first: Buffer): void => {
+  const accepting = t.listener?.();
+  const virtual = accepting?.useOriginalDst ? virtualListenerFor(ctx.snapshot(), target.host, target.port) : undefined;
+  if (virtual) {
+    socket.setTimeout(0);
+    socket.off("timeout", onSilent);
+    const serveHttp = (s: Socket): void => {
+      socket.off("error", onError);
+      socket.off("close", onClose);
+      t.rawSockets.delete(socket);
+      ctx.stats.inc(STAT.connectHttp);
+      markTunnel(s, authority);
+      t.server.emit("connection", s);
+      s.resume();
+    };
+    const bindAddress = accepting && accepting.host !== "0.0.0.0" && accepting.host !== "::" ? accepting.host : undefined;
+    dispatchTunnel({ ctx, track: t.rawSockets, bindAddress, serveHttp }, virtual, socket, head, target, () => awaitFirstByte(Buffer.alloc(0)));
+    return;
+  }
+  awaitFirstByte(head);
+
+  function awaitFirstByte(initial: Buffer): void {
+    if (initial.length > 0) {
+      decide(initial);
+      return;
+    }
+    socket.setTimeout(TUNNEL_FIRST_BYTE_TIMEOUT_MS);
+    socket.on("timeout", onSilent);
+    socket.once("data", (chunk: Buffer) => {
+      socket.pause();
+      decide(chunk);
+    });
+    socket.resume();
+  }
+
+  function decide(first: Buffer): void {
     socket.setTimeout(0);
     socket.off("timeout", onSilent);
     if (first[0] === TLS_HANDSHAKE) {
-      passthroughOrClose(t, socket, first, authority, target);
+      passthroughOrClose(t, socket, first, authority, dest);
       return;
     }
     // Plain HTTP inside: give the socket back to the HTTP server as a fresh connection.
@@ -85,15 +125,7 @@ export function handleConnect(t: TunnelHost, req: IncomingMessage, socket: Socke
     socket.unshift(first);
     t.server.emit("connection", socket);
     socket.resume();
-  };
-  if (head.length > 0) {
-    decide(head);
-    return;
   }
-  socket.once("data", (chunk: Buffer) => {
-    socket.pause();
-    decide(chunk);
-  });
 }
 
 function passthroughOrClose(t: TunnelHost, socket: Socket, first: Buffer, authority: string, target: { host: string; port: number }): void {

@@ -1,6 +1,9 @@
 // Opens one HTTP server per Listener that has an address, keeps unchanged ones bound across
 // snapshots, and drains removed ones (stop accepting, let in-flight requests finish, then
-// close what is left). Bind failures are logged and reported, never thrown.
+// close what is left). Bind failures are logged and reported, never thrown. Listeners with
+// bind_to_port false are not bound: CONNECT tunnels reach them (chain-dispatch.ts). A
+// listener whose chains are not all HTTP picks a chain per connection (tcp_proxy or HTTP);
+// HTTP/1.1 Upgrade requests (WebSocket) go through the same pipeline (upgrade.ts).
 import http from "node:http";
 import http2 from "node:http2";
 import type { Socket } from "node:net";
@@ -12,6 +15,8 @@ import { handleConnect, rawReply, type TunnelHost } from "./connect-tunnel.ts";
 import { tunnelAuthority } from "../http/tunnel-authority.ts";
 import { adoptSession, downstreamSocket, installH2cSniff } from "./h2c-sniff.ts";
 import { DownstreamTls } from "../tls/downstream.ts";
+import { dispatchBound } from "./chain-dispatch.ts";
+import { acceptUpgrade, shouldUpgrade } from "./upgrade.ts";
 
 /** Envoy's default max_request_headers_kb is 60. */
 export const DEFAULT_MAX_HEADER_BYTES = 60 * 1024;
@@ -69,7 +74,7 @@ export class ListenerManager {
       this.drain(b);
     }
     for (const [name, l] of snap.listeners) {
-      if (this.bound.has(name)) continue;
+      if (this.bound.has(name) || l.bindToPort === false) continue;
       const b = this.bind(l);
       this.bound.set(name, b);
       pending.push(b.ready);
@@ -101,6 +106,8 @@ export class ListenerManager {
       requestTimeout: 0, // long streaming bodies are fine; idle connections time out below
       headersTimeout: 60_000,
       keepAliveTimeout: 60_000,
+      // Upgrades other than h2c come as "upgrade" events; h2c is served as HTTP/1.1 (Envoy's way).
+      shouldUpgradeCallback: shouldUpgrade,
     });
     server.maxHeadersCount = 0; // counted per connection manager in the request handler
     // gRPC clients dial HTTP/2 with prior knowledge: same port, told apart by the preface.
@@ -115,7 +122,7 @@ export class ListenerManager {
       rawSockets: new Set(),
       h2Sessions: new Set(),
     };
-    const tunnelHost: TunnelHost = { server, listenerName: l.name, ctx, rawSockets: b.rawSockets };
+    const tunnelHost: TunnelHost = { server, listenerName: l.name, ctx, rawSockets: b.rawSockets, listener: () => b.listener };
     h2.on("session", (session: http2.ServerHttp2Session) => {
       adoptSession(session);
       b.h2Sessions.add(session);
@@ -142,6 +149,9 @@ export class ListenerManager {
       }
     };
     server.on("request", onRequest);
+    server.on("upgrade", (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+      onRequest(req, acceptUpgrade(req, socket, head, b.rawSockets));
+    });
     // A CONNECT tunnel carrying HTTP comes back here as a connection; it is not counted twice.
     server.on("connection", (socket: Socket) => {
       if (tunnelAuthority(socket) === undefined) ctx.stats.inc(STAT.cxTotal);
@@ -199,13 +209,29 @@ export class ListenerManager {
     const { ctx, logger } = this.opts;
     const handlers = b.server.listeners("connection") as ((s: Socket) => void)[];
     b.server.removeAllListeners("connection");
-    const serve = (socket: Socket): void => {
+    const serveHttp = (socket: Socket): void => {
       for (const h of handlers) h.call(b.server, socket);
+    };
+    const bindAddress = b.listener.host !== "0.0.0.0" && b.listener.host !== "::" ? b.listener.host : undefined;
+    const chainHost = {
+      ctx,
+      track: b.rawSockets,
+      bindAddress,
+      serveHttp: (socket: Socket) => {
+        serveHttp(socket);
+        socket.resume();
+      },
+    };
+    // Chains that are not all HTTP: each connection picks its chain first (tcp_proxy or HTTP).
+    const serve = (socket: Socket): void => {
+      if (!b.listener.chainPerConnection) serveHttp(socket);
+      else dispatchBound(chainHost, b.listener, socket);
     };
     const tlsStage = new DownstreamTls({ listener: () => b.listener, certificate: () => ctx.tls.certificate(), stats: ctx.stats, logger, serve });
     b.server.on("connection", (socket: Socket) => {
       // Tunnelled sockets and plaintext-only listeners skip the inspection.
-      if (!b.listener.inspectTls || tunnelAuthority(socket) !== undefined) serve(socket);
+      if (tunnelAuthority(socket) !== undefined) serveHttp(socket);
+      else if (!b.listener.inspectTls) serve(socket);
       else tlsStage.accept(socket);
     });
   }

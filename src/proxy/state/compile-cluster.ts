@@ -1,9 +1,12 @@
 // Cluster and ClusterLoadAssignment -> CompiledCluster / endpoint lists.
 import type { Cluster, ClusterLoadAssignment, Metadata } from "../../xds/envoy-types.ts";
-import type { CircuitBreakerLimits, ClusterTls, CompiledCluster, EndpointAddress, LbPolicy, OutlierDetectionConfig } from "./types.ts";
+import type { CircuitBreakerLimits, ClusterTls, CompiledCluster, EndpointAddress, LbConfig, LbPolicy, OutlierDetectionConfig } from "./types.ts";
 import { compileUpstreamTls, isRawBuffer } from "../tls/compile-transport.ts";
 import { ConfigInvalid, durationMs } from "./string-match.ts";
 import { clusterService } from "../telemetry/destination-service.ts";
+import { compileDnsRefresh } from "./compile-dns.ts";
+import { DEFAULT_LB_CONFIG } from "../upstream/load-balancer.ts";
+import { isPrime } from "../upstream/maglev.ts";
 
 const TYPES = new Set(["STATIC", "STRICT_DNS", "LOGICAL_DNS", "EDS", "ORIGINAL_DST"]);
 const UNHEALTHY = new Set(["UNHEALTHY", "DRAINING", "TIMEOUT"]);
@@ -11,13 +14,22 @@ const UNHEALTHY = new Set(["UNHEALTHY", "DRAINING", "TIMEOUT"]);
 const UNLIMITED = 4294967295;
 /** Envoy's defaults for a threshold the cluster leaves out. */
 const ENVOY_DEFAULT_LIMITS = { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 };
-const LB_POLICIES = new Set(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM"]);
+const LB_POLICIES = new Set(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "RING_HASH", "MAGLEV"]);
+/** Envoy's limits: ring sizes up to 8M entries, Maglev tables up to 5000011 slots. */
+const MAX_RING_SIZE = 8_388_608;
+const MAX_MAGLEV_TABLE = 5_000_011;
 /** Envoy's default connect_timeout. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
 export function compileEndpoints(cla: ClusterLoadAssignment, field: string): EndpointAddress[] {
   const out: EndpointAddress[] = [];
   (cla.endpoints ?? []).forEach((loc, i) => {
+    const priority = loc?.priority ?? 0;
+    if (!Number.isInteger(priority) || priority < 0 || priority > 128) throw new ConfigInvalid(`${field}.endpoints[${i}].priority`, `priority ${String(priority)} must be a whole number from 0 to 128`);
+    const localityWeight = loc?.load_balancing_weight?.value;
+    if (localityWeight !== undefined && (!Number.isInteger(localityWeight) || localityWeight < 1)) throw new ConfigInvalid(`${field}.endpoints[${i}].load_balancing_weight`, `locality weight ${String(localityWeight)} must be a whole number of at least 1`);
+    const l = loc?.locality;
+    const locality = l && (l.region || l.zone || l.sub_zone) ? `${l.region ?? ""}/${l.zone ?? ""}/${l.sub_zone ?? ""}` : "";
     (loc?.lb_endpoints ?? []).forEach((ep, j) => {
       const f = `${field}.endpoints[${i}].lb_endpoints[${j}].endpoint.address.socket_address`;
       const sa = ep?.endpoint?.address?.socket_address;
@@ -36,6 +48,9 @@ export function compileEndpoints(cla: ClusterLoadAssignment, field: string): End
         weight,
         socketMatch: socketMatchOf(ep.metadata),
         tls: undefined,
+        priority,
+        locality,
+        ...(localityWeight !== undefined ? { localityWeight } : {}),
       });
     });
   });
@@ -87,7 +102,30 @@ function compileLbPolicy(c: Cluster, field: string): LbPolicy {
   if (LB_POLICIES.has(p)) return p as LbPolicy;
   // ORIGINAL_DST clusters pick the host from the request; the policy is never consulted.
   if (p === "CLUSTER_PROVIDED") return "ROUND_ROBIN";
-  throw new ConfigInvalid(`${field}.lb_policy`, `load balancing policy ${String(p)} is not supported; use ROUND_ROBIN, LEAST_REQUEST or RANDOM`);
+  throw new ConfigInvalid(`${field}.lb_policy`, `load balancing policy ${String(p)} is not supported; use ROUND_ROBIN, LEAST_REQUEST, RANDOM, RING_HASH or MAGLEV`);
+}
+
+function size(v: { value?: number } | undefined, fallback: number, f: string, max: number): number {
+  if (v?.value === undefined) return fallback;
+  const n = Number(v.value);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new ConfigInvalid(f, `${String(v.value)} must be a whole number from 1 to ${max}`);
+  return n;
+}
+
+/** ring_hash_lb_config, maglev_lb_config and locality weighting, with Envoy's defaults. */
+export function compileLbConfig(c: Cluster, field: string): LbConfig {
+  const d = DEFAULT_LB_CONFIG;
+  const ring = c.ring_hash_lb_config;
+  const minRingSize = size(ring?.minimum_ring_size, d.minRingSize, `${field}.ring_hash_lb_config.minimum_ring_size`, MAX_RING_SIZE);
+  const maxRingSize = size(ring?.maximum_ring_size, d.maxRingSize, `${field}.ring_hash_lb_config.maximum_ring_size`, MAX_RING_SIZE);
+  if (minRingSize > maxRingSize) throw new ConfigInvalid(`${field}.ring_hash_lb_config`, `minimum_ring_size ${minRingSize} is larger than maximum_ring_size ${maxRingSize}`);
+  const fn = ring?.hash_function ?? "XX_HASH";
+  if (fn !== "XX_HASH") throw new ConfigInvalid(`${field}.ring_hash_lb_config.hash_function`, `${String(fn)} is not supported; use XX_HASH (the default)`);
+  const tableSize = size(c.maglev_lb_config?.table_size, d.tableSize, `${field}.maglev_lb_config.table_size`, MAX_MAGLEV_TABLE);
+  if (!isPrime(tableSize)) throw new ConfigInvalid(`${field}.maglev_lb_config.table_size`, `${tableSize} is not a prime number; Maglev needs a prime table size (e.g. 65537, the default)`);
+  const localityWeighted = c.common_lb_config?.locality_weighted_lb_config !== undefined && c.common_lb_config.locality_weighted_lb_config !== null;
+  const cfg = { minRingSize, maxRingSize, tableSize, localityWeighted };
+  return { ...cfg, key: JSON.stringify(cfg) };
 }
 
 function limit(v: { value?: number } | undefined, fallback: number, f: string): number {
@@ -174,6 +212,8 @@ export function compileCluster(c: Cluster): CompiledCluster {
     healthyEndpoints: endpoints.filter((e) => e.healthy),
     maxRequestsPerConnection: c.common_http_protocol_options?.max_requests_per_connection?.value ?? 0,
     lbPolicy: compileLbPolicy(c, field),
+    lbConfig: compileLbConfig(c, field),
+    ...(type === "STRICT_DNS" ? { dnsRefresh: compileDnsRefresh(c, field) } : {}),
     circuitBreakers: compileCircuitBreakers(c, field),
     outlierDetection: compileOutlierDetection(c, field),
     idleTimeoutMs: durationMs(c.common_http_protocol_options?.idle_timeout, `${field}.common_http_protocol_options.idle_timeout`) ?? 0,

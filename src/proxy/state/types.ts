@@ -68,7 +68,17 @@ export interface RouteForward {
   hostRewrite: string | undefined;
   /** request_mirror_policies: shadow copies, each sent with probability `fraction`; [] when none. */
   mirrors: readonly CompiledMirror[];
+  /** hash_policy, in order: the request's hash for RING_HASH and MAGLEV clusters; undefined when none. */
+  hashPolicies?: readonly CompiledHashPolicy[];
 }
+/** Where one hash_policy entry takes its key from. */
+export type HashSource =
+  | { kind: "header"; name: string }
+  | { kind: "cookie"; name: string; path: string; /** undefined: never set by the proxy; 0: a session cookie. */ ttlSeconds: number | undefined }
+  | { kind: "source_ip" }
+  | { kind: "query_parameter"; name: string };
+/** One entry of a route's hash_policy; `terminal` stops the list once some hash exists. */
+export interface CompiledHashPolicy { source: HashSource; terminal: boolean }
 export interface CompiledMirror { cluster: string; fraction: number }
 export interface RouteRedirect { kind: "redirect"; status: number; location: (input: MatchInput) => string }
 export interface RouteDirect { kind: "direct"; status: number; body: Buffer }
@@ -112,6 +122,21 @@ export interface CompiledHcm {
   idleTimeoutMs: number;
   /** Which of the fault and CORS filters run on this connection manager. */
   filters: HcmFilters;
+  /** upgrade_configs: Upgrade types (lower case) proxied as upgrades; others get 403 upgrade_failed. Absent = none. */
+  upgradeTypes?: ReadonlySet<string>;
+}
+
+/** tcp_proxy: each downstream connection gets its own upstream connection to one endpoint. */
+export interface CompiledTcpProxy {
+  statPrefix: string;
+  /** One entry for `cluster`; several for weighted_clusters. */
+  clusters: readonly { cluster: string; weight: number }[];
+  totalWeight: number;
+  /** No bytes either way for this long closes both sides; 0 = never. */
+  idleTimeoutMs: number;
+  accessLog: AccessLogConfig | undefined;
+  /** max_connect_attempts (Envoy's default 1). */
+  maxConnectAttempts: number;
 }
 
 export interface CompiledFilterChain {
@@ -124,6 +149,12 @@ export interface CompiledFilterChain {
   transportProtocol: "tls" | "raw_buffer" | undefined;
   /** The chain terminates TLS (mesh mTLS on an inbound port). */
   tls: CompiledDownstreamTls | undefined;
+  /** The chain's terminal filter is a tcp_proxy (then hcm is undefined). */
+  tcpProxy?: CompiledTcpProxy;
+  /** filter_chain_match.server_names (lower case; "*.x" wildcards); absent or empty = any. */
+  serverNames?: readonly string[];
+  /** filter_chain_match.application_protocols ("http/1.1", "h2c", ...); absent or empty = any. */
+  applicationProtocols?: readonly string[];
 }
 
 export interface CompiledListener {
@@ -136,6 +167,17 @@ export interface CompiledListener {
   inspectTls: boolean;
   /** Identity of the bind: listeners with the same key keep their socket across updates. */
   bindKey: string;
+  /** bind_to_port false: never bound; reached through a use_original_dst listener (CONNECT). Absent = true. */
+  bindToPort?: boolean;
+  /** use_original_dst: connections (CONNECT tunnels) for another listener's address are handed to it. */
+  useOriginalDst?: boolean;
+  /** Some chain needs the first bytes (server names, application protocols) or is not HTTP: pick the chain per connection. */
+  chainPerConnection?: boolean;
+  /** http_inspector: the first bytes say whether the connection speaks HTTP ("http/1.1", "h2c"). */
+  inspectHttp?: boolean;
+  /** listener_filters_timeout (ms, 0 = wait forever) and what to do when it passes. */
+  listenerFiltersTimeoutMs?: number;
+  continueOnListenerFiltersTimeout?: boolean;
 }
 
 export interface EndpointAddress {
@@ -150,6 +192,12 @@ export interface EndpointAddress {
   socketMatch: Readonly<Record<string, string>> | undefined;
   /** TLS towards this endpoint, resolved from the cluster's transport socket(s); undefined = plaintext. */
   tls: CompiledUpstreamTls | undefined;
+  /** LocalityLbEndpoints.priority (0 = highest); absent means 0. */
+  priority?: number;
+  /** "region/zone/sub_zone" of its LocalityLbEndpoints; absent or "" when none. */
+  locality?: string;
+  /** LocalityLbEndpoints.load_balancing_weight; absent = none (no load under locality-weighted balancing). */
+  localityWeight?: number;
 }
 
 /** A cluster's transport sockets: one for every endpoint, or the first match by endpoint metadata. */
@@ -181,9 +229,32 @@ export interface CompiledCluster {
   http2: boolean | undefined;
   /** undefined: plaintext to every endpoint. */
   tls: ClusterTls | undefined;
+  /** Ring hash, Maglev and locality-weighted settings; absent = Envoy's defaults. */
+  lbConfig?: LbConfig;
+  /** STRICT_DNS only: how the endpoints' host names are resolved again (see upstream/strict-dns.ts). */
+  dnsRefresh?: DnsRefreshConfig;
 }
 
-export type LbPolicy = "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM";
+/** dns_refresh_rate (Envoy's default 5 s) and respect_dns_ttl of a STRICT_DNS cluster. */
+export interface DnsRefreshConfig {
+  refreshMs: number;
+  respectTtl: boolean;
+}
+
+export type LbPolicy = "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM" | "RING_HASH" | "MAGLEV";
+
+/** The balancer settings besides the policy, Envoy's defaults filled in. */
+export interface LbConfig {
+  /** ring_hash_lb_config: entries on the ring (Envoy: 1024 and 8M). */
+  minRingSize: number;
+  maxRingSize: number;
+  /** maglev_lb_config.table_size: a prime (Envoy: 65537). */
+  tableSize: number;
+  /** common_lb_config.locality_weighted_lb_config: localities share a priority's load by their weights. */
+  localityWeighted: boolean;
+  /** Equal settings give equal keys (a balancer is rebuilt when the key changes). */
+  key: string;
+}
 
 /** Circuit breaker thresholds of the DEFAULT priority; Infinity = unlimited. */
 export interface CircuitBreakerLimits {

@@ -53,6 +53,9 @@ export class ClusterRuntime {
   private balancer: Balancer | undefined;
   private balancerList: readonly EndpointAddress[] = [];
   private balancerPolicy: LbPolicy | undefined;
+  /** The cluster's whole endpoint list and lb settings the balancer was built for (priority health, ring sizes). */
+  private balancerAll: readonly EndpointAddress[] = [];
+  private balancerConfigKey: string | undefined;
   /** The healthy list minus ejected hosts, for (source list, ejection epoch). */
   private available: { from: readonly EndpointAddress[]; epoch: number; list: readonly EndpointAddress[] } | undefined;
   private readonly poolNames = new Map<string, string>();
@@ -147,11 +150,14 @@ export class ClusterRuntime {
     if (this.outlier && (fresh || !prev || prev.endpoints !== c.endpoints)) this.outlier.setHosts(c.endpoints.map((e) => e.key));
   }
 
-  /** The endpoint for the next try: healthy, not ejected, chosen by the cluster's policy. */
-  pick(c: CompiledCluster, avoid: readonly EndpointAddress[] | undefined): EndpointAddress | undefined {
+  /**
+   * The endpoint for the next try: healthy, not ejected, chosen by the cluster's policy.
+   * `hash`: the request's hash from the route's hash_policy (RING_HASH and MAGLEV clusters).
+   */
+  pick(c: CompiledCluster, avoid: readonly EndpointAddress[] | undefined, hash?: bigint): EndpointAddress | undefined {
     this.configure(c);
     const list = this.outlier?.ejectedCount ? this.usable(c.healthyEndpoints, this.outlier) : c.healthyEndpoints;
-    return this.balancerFor(list, c.lbPolicy).pick(avoid);
+    return this.balancerFor(list, c).pick(avoid, hash);
   }
 
   private usable(from: readonly EndpointAddress[], od: OutlierDetector): readonly EndpointAddress[] {
@@ -162,14 +168,20 @@ export class ClusterRuntime {
     return list;
   }
 
-  private balancerFor(list: readonly EndpointAddress[], policy: LbPolicy): Balancer {
-    if (this.balancer && (list === this.balancerList || sameEndpoints(list, this.balancerList)) && policy === this.balancerPolicy) {
+  private balancerFor(list: readonly EndpointAddress[], c: CompiledCluster): Balancer {
+    const policy = c.lbPolicy;
+    const all = c.endpoints;
+    if (this.balancer && (list === this.balancerList || sameEndpoints(list, this.balancerList)) && policy === this.balancerPolicy &&
+      c.lbConfig?.key === this.balancerConfigKey && (all === this.balancerAll || sameEndpoints(all, this.balancerAll))) {
       this.balancerList = list;
+      this.balancerAll = all;
       return this.balancer;
     }
-    this.balancer = createBalancer(policy, list, this.activeOf);
+    this.balancer = createBalancer(policy, list, this.activeOf, { all, ...(c.lbConfig ? { config: c.lbConfig } : {}) });
     this.balancerList = list;
+    this.balancerAll = all;
     this.balancerPolicy = policy;
+    this.balancerConfigKey = c.lbConfig?.key;
     return this.balancer;
   }
 
