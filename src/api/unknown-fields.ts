@@ -17,6 +17,8 @@ type Schema = Record<string, unknown>;
 const LATER_FIELDS: Record<string, string[]> = {
   mirrorPercentage: ["mirrors"], // Istio 1.22: several mirror destinations
   issuer: ["fromCookies", "timeout", "spaceDelimitedClaims"], // RequestAuthentication jwtRules, Istio 1.21+
+  authority: ["uriRegexRewrite"], // HTTPRewrite, Istio 1.19+ (next to uri / authority)
+  uri: ["uriRegexRewrite"],
 };
 const specSchemas = new WeakMap<SchemaModel, Schema | null>();
 

@@ -38,3 +38,19 @@ test("the option survives the wire and the sidecar compiles it to http2", () => 
   const plain = clusters().find((x) => x.name === "outbound|9090||echo.default.svc.cluster.local")!;
   assert.equal(compileCluster(decodeResource(encodeResource(CLUSTER_TYPE, plain)) as typeof c).http2, undefined);
 });
+
+test("h2UpgradePolicy UPGRADE carries an HTTP port over HTTP/2, at top and port level; DO_NOT_UPGRADE does not", () => {
+  const dr = cfg("DestinationRule", "echo", {
+    host: "echo",
+    trafficPolicy: {
+      connectionPool: { http: { h2UpgradePolicy: "UPGRADE" } },
+      portLevelSettings: [{ port: { number: 8080 }, connectionPool: { http: { h2UpgradePolicy: "DO_NOT_UPGRADE" } } }],
+    },
+  });
+  const p = proxy("client", "127.10.1.8", { app: "client" });
+  const byName = new Map(translateClusters(inputFor([...objects, dr], [p], p)).map((c) => [c.name, c]));
+  assert.deepEqual(byName.get("outbound|9090||echo.default.svc.cluster.local")?.typed_extension_protocol_options, HTTP2_PROTOCOL_OPTIONS, "HTTP port upgraded");
+  assert.deepEqual(byName.get("outbound|8080||echo.default.svc.cluster.local")?.typed_extension_protocol_options, HTTP2_PROTOCOL_OPTIONS, "an HTTP2 port stays HTTP/2");
+  const noUpgrade = translateClusters(inputFor([...objects, cfg("DestinationRule", "echo", { host: "echo", trafficPolicy: { connectionPool: { http: { h2UpgradePolicy: "DO_NOT_UPGRADE" } } } })], [p], p));
+  assert.equal(noUpgrade.find((c) => c.name === "outbound|9090||echo.default.svc.cluster.local")?.typed_extension_protocol_options, undefined);
+});

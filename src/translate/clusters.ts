@@ -180,7 +180,10 @@ function outboundCluster(input: ViewInput<OutboundClusterProxyView>, plan: Clust
   // A replaced policy keeps no hash settings.
   if (c.lb_policy !== "RING_HASH") delete c.ring_hash_lb_config;
   if (c.lb_policy !== "MAGLEV") delete c.maglev_lb_config;
-  if (!grpc && speaksHttp2(plan.port.protocol)) c.typed_extension_protocol_options = HTTP2_PROTOCOL_OPTIONS;
+  // DestinationRule connectionPool.http.h2UpgradePolicy UPGRADE: HTTP/1.1 ports are carried
+  // over HTTP/2 between sidecars (the destination's sidecar speaks HTTP/1.1 to its app).
+  const upgrade = str(obj(obj(plan.policy.connectionPool)?.http)?.h2UpgradePolicy) === "UPGRADE" && plan.port.protocol === "HTTP";
+  if (!grpc && (speaksHttp2(plan.port.protocol) || upgrade)) c.typed_extension_protocol_options = HTTP2_PROTOCOL_OPTIONS;
   if (!grpc && plan.discovery !== "ORIGINAL_DST") applyMeshTls(c, input, plan, eps());
   c.metadata = clusterMetadata(plan);
   return c;

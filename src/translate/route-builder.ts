@@ -141,6 +141,8 @@ function routeAction(ctx: VirtualHostContext, vs: ConfigObject, i: number, rule:
   const rewrite = obj(rule.rewrite);
   const uri = str(rewrite?.uri), authority = str(rewrite?.authority);
   if (uri !== undefined && uri !== "") action.prefix_rewrite = uri;
+  const regexRewrite = obj(rewrite?.uriRegexRewrite);
+  if (regexRewrite && str(regexRewrite.match) !== undefined) action.regex_rewrite = { pattern: { regex: str(regexRewrite.match)! }, substitution: str(regexRewrite.rewrite) ?? "" };
   if (authority) action.host_rewrite_literal = authority;
   const mirrors = mirrorPolicies(ctx, vs, i, rule);
   if (mirrors.length) action.request_mirror_policies = mirrors;
@@ -236,7 +238,12 @@ function buildOne(ctx: VirtualHostContext, vs: ConfigObject, i: number, rule: Ob
   }
   if (redirect) {
     const code = num(redirect.redirectCode) ?? 301;
-    const port = num(redirect.port);
+    // derivePort: FROM_REQUEST_PORT is the port this route table serves (Istio does the same,
+    // as Envoy cannot read it from the request); FROM_PROTOCOL_DEFAULT is the scheme's default
+    // port, which the proxy leaves out of the Location.
+    const derive = str(redirect.derivePort);
+    const scheme = str(redirect.scheme);
+    const port = num(redirect.port) ?? (derive === "FROM_REQUEST_PORT" && ctx.port ? ctx.port : derive === "FROM_PROTOCOL_DEFAULT" ? (scheme === "https" ? 443 : 80) : undefined);
     r.redirect = {
       ...(str(redirect.uri) ? { path_redirect: str(redirect.uri) } : {}),
       ...(str(redirect.authority) ? { host_redirect: str(redirect.authority) } : {}),

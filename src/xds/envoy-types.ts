@@ -215,6 +215,8 @@ export interface RouteAction {
   timeout?: Duration;
   retry_policy?: RetryPolicy;
   prefix_rewrite?: string;
+  /** Istio's uriRegexRewrite: every match of the pattern in the path is replaced (\\1 refers to groups). */
+  regex_rewrite?: { pattern: { regex: string }; substitution: string };
   host_rewrite_literal?: string;
   max_stream_duration?: { max_stream_duration?: Duration; grpc_timeout_header_max?: Duration };
   /** Istio's mirror / mirrors: fire-and-forget copies, Host suffixed "-shadow" before any port. */

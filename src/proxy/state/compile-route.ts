@@ -120,7 +120,11 @@ function compileAction(r: Route, match: PathMatch, field: string, vhostRetry: Co
       status,
       location: (input) => {
         let host = rd.host_redirect ?? input.authority;
-        if (rd.port_redirect) host = `${host.replace(/:\d+$/, "")}:${rd.port_redirect}`;
+        if (rd.port_redirect) {
+          const bare = host.replace(/:\d+$/, "");
+          // A scheme's default port is left out of the Location, as browsers and Envoy do.
+          host = rd.port_redirect === DEFAULT_PORT[scheme ?? "http"] ? bare : `${bare}:${rd.port_redirect}`;
+        }
         let path = input.path;
         if (rd.path_redirect !== undefined) path = rd.path_redirect;
         else if (rd.prefix_rewrite !== undefined && rewrite) path = rewrite(input.path, rd.prefix_rewrite);
@@ -153,13 +157,15 @@ function compileAction(r: Route, match: PathMatch, field: string, vhostRetry: Co
   const timeout = durationMs(a.timeout, `${field}.route.timeout`);
   const to = a.prefix_rewrite;
   const rewrite = match.rewrite;
+  const regexRewrite = a.regex_rewrite ? compileRegexRewrite(a.regex_rewrite, `${field}.route.regex_rewrite`) : undefined;
+  if (regexRewrite && to !== undefined) throw new ConfigInvalid(`${field}.route`, "prefix_rewrite and regex_rewrite are exclusive");
   return {
     kind: "route",
     clusters,
     totalWeight,
     timeoutMs: timeout === undefined ? DEFAULT_ROUTE_TIMEOUT_MS : timeout,
     retry: compileRetryPolicy(a.retry_policy, `${field}.route.retry_policy`) ?? vhostRetry,
-    rewritePath: to !== undefined && rewrite ? (path) => rewrite(path, to) : undefined,
+    rewritePath: regexRewrite ?? (to !== undefined && rewrite ? (path) => rewrite(path, to) : undefined),
     hostRewrite: a.host_rewrite_literal || undefined,
     mirrors: compileMirrors(a.request_mirror_policies, `${field}.route.request_mirror_policies`),
     hashPolicies: compileHashPolicies(a.hash_policy, `${field}.route.hash_policy`),
@@ -167,6 +173,23 @@ function compileAction(r: Route, match: PathMatch, field: string, vhostRetry: Co
 }
 
 const NO_MIRRORS: readonly CompiledMirror[] = [];
+
+const DEFAULT_PORT: Record<string, number> = { http: 80, https: 443 };
+
+/** Envoy's regex_rewrite: every match in the path (not the query) replaced; \N names group N. */
+function compileRegexRewrite(r: { pattern?: { regex?: string }; substitution?: string }, field: string): (path: string) => string {
+  const source = r.pattern?.regex;
+  if (typeof source !== "string" || source === "") throw new ConfigInvalid(`${field}.pattern.regex`, "the pattern is empty");
+  let re: RegExp;
+  try {
+    re = new RegExp(source, "g");
+  } catch (err) {
+    throw new ConfigInvalid(`${field}.pattern.regex`, `invalid regex ${JSON.stringify(source)}: ${(err as Error).message}`);
+  }
+  // RE2 / Envoy write groups as \1; JavaScript's replace wants $1 (and a literal $ as $$).
+  const substitution = String(r.substitution ?? "").replace(/\$/g, "$$$$").replace(/\\(\d)/g, "$$$1");
+  return (path) => path.replace(re, substitution);
+}
 
 /** request_mirror_policies -> {cluster, fraction}; no runtime_fraction means every request (Envoy's default). */
 function compileMirrors(list: unknown, field: string): readonly CompiledMirror[] {
