@@ -199,9 +199,9 @@ async function measureOne(n: number, o: PropagationOptions, profileDir?: string)
     writeFileSync(join(dir, "workload-entries.yaml"), workloadEntries());
     const vsFile = join(dir, "virtual-service-reviews.yaml");
     writeFileSync(vsFile, reviewsRoute("v1"));
-    const [xdsPort, debugPort] = [await freePort(), await freePort()];
+    const [xdsPort, debugPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
     const prof = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
-    control = startChild("control plane", process.execPath, [...prof, CLI, "control", "--config", dir, "--xds-address", `127.0.0.1:${xdsPort}`, "--debug-address", `127.0.0.1:${debugPort}`], { ...process.env, MIZZEN_LOG_FORMAT: "text" });
+    control = startChild("control plane", process.execPath, [...prof, CLI, "control", "--config", dir, "--plaintext-xds-address", `127.0.0.1:${xdsPort}`, "--xds-address", `127.0.0.1:${tlsPort}`, "--data-dir", join(dir, ".mizzen"), "--debug-address", `127.0.0.1:${debugPort}`], { ...process.env, MIZZEN_LOG_FORMAT: "text" });
     await waitFor("the control plane's /ready", () => answers(`http://127.0.0.1:${debugPort}/ready`), 30_000, control);
     const controlIdle = memoryKb(control.pid);
 
