@@ -6,20 +6,19 @@
 // The connection manager decides which Upgrade types it proxies (upgrade_configs, Istio sets
 // "websocket"); others get Envoy's 403 with details upgrade_failed. Envoy logs the request
 // once, when the upgraded connection ends: status 101 and the bytes of the whole exchange.
+import type { ForwardInput } from "../http/forward.ts";
 import http, { ServerResponse } from "node:http";
 import https from "node:https";
-import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { ConnectionOptions } from "node:tls";
-import type { CompiledCluster, CompiledRoute, EndpointAddress, MatchInput, RouteForward } from "../state/types.ts";
-import type { ClusterRuntime } from "../upstream/cluster-runtime.ts";
+import type { EndpointAddress } from "../state/types.ts";
 import type { RequestLog } from "../http/request-log.ts";
-import type { ProxyStats } from "../stats.ts";
 import { REPLY, sendLocalReply, type LocalReply } from "../http/local-reply.ts";
 import { endToEndHeaders } from "../http/proxy-headers.ts";
 import { applyHeaderOps } from "../state/compile-headers.ts";
 import { addPeerHeaders, takePeerHeaders } from "../telemetry/peer-metadata.ts";
-import { peerPrincipal, type TlsContexts } from "../tls/contexts.ts";
+import { peerPrincipal } from "../tls/contexts.ts";
 
 /** Envoy's answer to an Upgrade its connection manager is not configured for. */
 export const UPGRADE_FAILED: LocalReply = { status: 403, flag: "-", details: "upgrade_failed", body: "" };
@@ -65,20 +64,8 @@ export function acceptUpgrade(req: IncomingMessage, socket: Socket, head: Buffer
   return res;
 }
 
-export interface UpgradeInput {
-  req: IncomingMessage;
-  res: ServerResponse;
-  log: RequestLog;
-  stats: ProxyStats;
-  input: MatchInput;
-  route: CompiledRoute;
-  action: RouteForward;
-  cluster: CompiledCluster;
-  runtime: ClusterRuntime;
-  /** Upstream request headers, end-to-end only, forwarding headers set. */
-  headers: OutgoingHttpHeaders;
-  tls: TlsContexts;
-}
+/** What the router hands an upgrade: the same inputs as a forwarded request (see forward.ts). */
+export type UpgradeInput = Pick<ForwardInput, "req" | "res" | "log" | "stats" | "input" | "route" | "action" | "cluster" | "runtime" | "headers" | "tls">;
 
 function authorityEndpoint(authority: string): EndpointAddress | undefined {
   const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(authority);
