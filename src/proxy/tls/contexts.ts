@@ -32,6 +32,7 @@ function originationSanCheck(sans: readonly string[]): (host: string, cert: Peer
 export class TlsContexts {
   readonly #secrets: SecretSource | undefined;
   readonly #files = new Map<string, tls.ConnectionOptions>();
+  readonly #mesh = new WeakMap<WorkloadCertificate, Map<string, ClientTls & { ok: true }>>();
 
   constructor(secrets: SecretSource | undefined) {
     this.#secrets = secrets;
@@ -68,9 +69,16 @@ export class TlsContexts {
     }
     const cert = this.#secrets?.current();
     if (!cert) return { ok: false, reason: "no_workload_certificate" };
-    // Mesh certificates name a SPIFFE identity, not a host: the SAN check replaces hostname checks.
-    const options = clientTlsOptions(cert, { expectedSans: u.sans, ...(u.sni ? { servername: u.sni } : {}), ...(u.alpn.length ? { alpn: u.alpn } : {}) });
-    return { ok: true, options };
+    // Per request: a lookup by the certificate and the compiled settings (no key building).
+    let byKey = this.#mesh.get(cert);
+    if (!byKey) this.#mesh.set(cert, (byKey = new Map()));
+    let ok = byKey.get(u.cacheKey);
+    if (!ok) {
+      // Mesh certificates name a SPIFFE identity, not a host: the SAN check replaces hostname checks.
+      ok = { ok: true, options: clientTlsOptions(cert, { expectedSans: u.sans, ...(u.sni ? { servername: u.sni } : {}), ...(u.alpn.length ? { alpn: u.alpn } : {}) }) };
+      byKey.set(u.cacheKey, ok);
+    }
+    return ok;
   }
 }
 
