@@ -435,3 +435,44 @@ test("listen reports a port already in use", { timeout: 20_000 }, async () => {
     await other.close();
   });
 });
+
+test("a push spread over event-loop turns reaches every proxy, and a push arriving meanwhile is not lost", { timeout: 20_000 }, async () => {
+  const world = new World();
+  // Runs once, at the third generation after it is set: mid-push, after "a" was refreshed.
+  let onGenerate: (() => void) | undefined;
+  let countdown = 0;
+  const resourcesFor = (node: ProxyNode) => {
+    if (onGenerate && --countdown === 0) {
+      const hook = onGenerate;
+      onGenerate = undefined;
+      hook();
+    }
+    return world.resourcesFor(node);
+  };
+  // pushSliceMs 0: yield to the event loop after every proxy.
+  const server = new AdsServer({ resourcesFor, debounceMs: 5, pushSliceMs: 0 });
+  const port = await server.listen("127.0.0.1", 0);
+  const names = ["a", "b", "c", "d", "e"];
+  const proxies = names.map((n, i) => new TestProxy(port, testNode(n, { ip: `127.10.1.${i + 1}` })).startWith([[TYPE.listener, "all"]]));
+  try {
+    await waitFor("all synced", () => names.every((n) => synced(server, n, TYPE.listener)()));
+    world.listeners.set("l3", rdsListener("l3", 9090, "r1"));
+    // While the first push is under way, another change scoped to "a" only.
+    countdown = 3;
+    onGenerate = () => {
+      world.listeners.set("l4", rdsListener("l4", 9091, "r1"));
+      server.push("l4 for a", (node) => node.name === "a");
+    };
+    server.push("l3 for everyone");
+    await waitFor("everyone has l3", () => proxies.every((p) => p.last(TYPE.listener)!.names.includes("l3")));
+    await waitFor("a has l4", () => proxies[0]!.last(TYPE.listener)!.names.includes("l4"));
+    await waitFor("all acked", () => names.every((n) => synced(server, n, TYPE.listener)()));
+    for (const p of proxies) {
+      const versions = p.seen.filter((s) => s.typeUrl === TYPE.listener).map((s) => s.version);
+      assert.equal(new Set(versions).size, versions.length, "no content is sent twice to one proxy");
+    }
+  } finally {
+    for (const p of proxies) p.client.close();
+    await server.close();
+  }
+});

@@ -13,6 +13,9 @@ import { emptyStats, type AdsStats, type ProxySyncStatus } from "./sync-status.t
 import { envoyRoot } from "./protos.ts";
 import type { HealthReport } from "./health-info.ts";
 
+/** Longest run of proxy refreshes before a push yields to the event loop (see refreshSlice). */
+const DEFAULT_PUSH_SLICE_MS = 20;
+
 export type { ProxySyncStatus, TypeSyncStatus, AdsStats } from "./sync-status.ts";
 export type { AdsObserver } from "./ads-connection.ts";
 
@@ -32,6 +35,11 @@ export interface AdsServerOptions {
   debounceMs?: number;
   /** Upper bound on a push's delay under a steady stream of changes (default 1000 ms). */
   maxDelayMs?: number;
+  /**
+   * Longest run of proxy refreshes before a push lets the event loop send what it wrote
+   * (default 20 ms; 0 yields after every proxy).
+   */
+  pushSliceMs?: number;
   /** Push times, NACKs by type and convergence delays, for the control plane's /metrics. */
   observer?: AdsObserver;
   /** Decides whether a stream may speak for its node (see ConnectionDeps.authorize). */
@@ -58,6 +66,9 @@ export class AdsServer {
   private server: Server | undefined;
   /** When the oldest change the pending push carries arrived (for convergence time). */
   private pendingSince: number | undefined;
+  /** Connections a push still has to refresh, with when the first change they wait for came. */
+  private readonly toRefresh = new Map<AdsConnection, number>();
+  private refreshScheduled = false;
 
   constructor(opts: AdsServerOptions) {
     this.opts = opts;
@@ -155,6 +166,7 @@ export class AdsServer {
 
   private gone(conn: AdsConnection, why: string): void {
     conn.closed = true;
+    this.toRefresh.delete(conn);
     if (!this.live.delete(conn.id)) return;
     this.statsValue.connectedProxies = this.live.size;
     this.logger.debug({ proxy: conn.node?.id, connection: conn.id, why }, "ADS stream ended");
@@ -177,17 +189,45 @@ export class AdsServer {
     const since = this.pendingSince ?? performance.now();
     this.pendingSince = undefined;
     let reached = 0;
-    for (const conn of [...this.live.values()]) {
+    for (const conn of this.live.values()) {
       if (conn.closed || !conn.node || !affects(p, conn.node)) continue;
       reached++;
+      // Re-adding moves it to the back; a connection still waiting keeps its earlier start.
+      const earlier = this.toRefresh.get(conn);
+      this.toRefresh.delete(conn);
+      this.toRefresh.set(conn, earlier ?? since);
+    }
+    this.logger.debug({ reasons: p.reasons.length, first: p.reasons[0], proxies: reached }, "push");
+    if (!this.refreshScheduled) this.refreshSlice();
+  }
+
+  /**
+   * Refreshes waiting connections for up to pushSliceMs, then lets the event loop run
+   * before the next slice, so the responses already written reach their sockets (and their
+   * proxies start applying them) while the rest are still being computed. Each refresh
+   * computes from the state current at that moment; a push arriving in between only adds
+   * connections, so none misses a change.
+   */
+  private refreshSlice(): void {
+    this.refreshScheduled = false;
+    const started = performance.now();
+    for (const [conn, since] of this.toRefresh) {
+      this.toRefresh.delete(conn);
+      if (conn.closed || !conn.node) continue;
       try {
         conn.refresh();
         this.opts.observer?.converged?.((performance.now() - since) / 1000);
       } catch (err) {
         this.logger.error({ proxy: conn.node.id, err: (err as Error).message }, "push to proxy failed");
       }
+      if (this.toRefresh.size > 0 && performance.now() - started >= (this.opts.pushSliceMs ?? DEFAULT_PUSH_SLICE_MS)) {
+        this.refreshScheduled = true;
+        setImmediate(() => {
+          if (this.refreshScheduled) this.refreshSlice();
+        });
+        return;
+      }
     }
-    this.logger.debug({ reasons: p.reasons.length, first: p.reasons[0], proxies: reached }, "push");
   }
 
   syncStatus(): ProxySyncStatus[] {
@@ -205,6 +245,8 @@ export class AdsServer {
   /** Ends every stream and stops serving. Proxies see the stream end and reconnect elsewhere. */
   async close(): Promise<void> {
     this.queue.close();
+    this.toRefresh.clear();
+    this.refreshScheduled = false;
     for (const conn of [...this.live.values()]) {
       conn.end();
       this.gone(conn, "server closing");

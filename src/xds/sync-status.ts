@@ -40,6 +40,7 @@ export class TypeState {
   sent: SentState | undefined;
   acked: AckedState | undefined;
   nack: NackState | undefined;
+  private keyMemo: { names: string[]; wildcard: boolean; key: string } | undefined;
 
   constructor(typeUrl: string) {
     this.typeUrl = typeUrl;
@@ -52,7 +53,12 @@ export class TypeState {
   }
 
   subscriptionKey(): string {
-    return this.wildcard ? "*" : JSON.stringify([...new Set(this.names)].sort());
+    // Asked on every push for every stream; recomputed only when the subscription changed.
+    const memo = this.keyMemo;
+    if (memo && memo.names === this.names && memo.wildcard === this.wildcard) return memo.key;
+    const key = this.wildcard ? "*" : JSON.stringify([...new Set(this.names)].sort());
+    this.keyMemo = { names: this.names, wildcard: this.wildcard, key };
+    return key;
   }
 
   status(): TypeSyncStatus {
