@@ -9,9 +9,10 @@
 //    gets one policy that never matches (ALLOW: allow nothing; DENY: deny nothing);
 //  - policies annotated istio.io/dry-run: "true" go to shadow_rules: evaluated, never enforced.
 // No policy for the workload: no filter, every request is allowed.
+import { appliesToWorkload, compareText } from "./selector-keys.ts";
 import type { ConfigObject } from "../api/types.ts";
 import type { HttpConnectionManager } from "../xds/envoy-types.ts";
-import { labelsMatch, obj, str, strMap, arr } from "../registry/read-spec.ts";
+import { str, arr } from "../registry/read-spec.ts";
 import { warnAbout, type WarningSink } from "./input.ts";
 import { MATCH_NEVER, ruleToPolicy } from "./authz-rule.ts";
 import { RBAC_FILTER_NAME, RBAC_TYPE_URL, type HttpRbacAny, type RbacAction, type RbacRules } from "./authz-types.ts";
@@ -47,19 +48,7 @@ export function rbacPolicyName(namespace: string, name: string, i: number): stri
   return `ns[${namespace}]-policy[${name}]-rule[${i}]`;
 }
 
-function applies(o: ConfigObject, workload: AuthzWorkload, rootNamespace: string): boolean {
-  if (o.kind !== "AuthorizationPolicy") return false;
-  const spec = o.spec ?? {};
-  if (spec.targetRef !== undefined || spec.targetRefs !== undefined) return false;
-  const ns = o.metadata.namespace;
-  if (ns !== workload.namespace && ns !== rootNamespace) return false;
-  const selector = strMap(obj(spec.selector)?.matchLabels);
-  return labelsMatch(selector, workload.labels as Record<string, string>);
-}
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 function isDryRun(o: ConfigObject): boolean {
   return o.metadata.annotations?.[DRY_RUN]?.toLowerCase() === "true";
@@ -103,8 +92,8 @@ function build(policies: ConfigObject[], action: RbacAction, opts: AuthzOptions)
  */
 export function authorizationFilters(policies: readonly ConfigObject[], workload: AuthzWorkload, opts: AuthzOptions): HttpFilter[] {
   const mine = policies
-    .filter((o) => applies(o, workload, opts.rootNamespace))
-    .sort((a, b) => compare(a.metadata.namespace, b.metadata.namespace) || compare(a.metadata.name, b.metadata.name));
+    .filter((o) => appliesToWorkload(o, "AuthorizationPolicy", workload, opts.rootNamespace))
+    .sort((a, b) => compareText(a.metadata.namespace, b.metadata.namespace) || compareText(a.metadata.name, b.metadata.name));
   const filters: HttpFilter[] = [];
   for (const { istio, envoy } of ACTIONS) {
     const group = mine.filter((o) => (str(o.spec?.action) ?? "ALLOW") === istio);

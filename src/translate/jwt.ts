@@ -21,10 +21,11 @@
 //    out and Envoy's defaults apply (Authorization: Bearer, then ?access_token=).
 // Payload metadata goes under "payload" with "scope" and "permission" (plus the rule's
 // spaceDelimitedClaims) split into lists, as istiod sets it.
+import { appliesToWorkload, compareText } from "./selector-keys.ts";
 import { createHash } from "node:crypto";
 import type { ConfigObject } from "../api/types.ts";
 import type { HttpConnectionManager } from "../xds/envoy-types.ts";
-import { arr, bool, isObj, labelsMatch, obj, str, strMap, strs } from "../registry/read-spec.ts";
+import { arr, bool, isObj, obj, str, strs } from "../registry/read-spec.ts";
 
 export type JwtHttpFilter = HttpConnectionManager["http_filters"][number];
 
@@ -89,18 +90,7 @@ export function looksLikeJwks(text: string): boolean {
   }
 }
 
-function applies(o: ConfigObject, workload: JwtWorkload, rootNamespace: string): boolean {
-  if (o.kind !== "RequestAuthentication") return false;
-  const spec = o.spec ?? {};
-  if (spec.targetRef !== undefined || spec.targetRefs !== undefined) return false;
-  const ns = o.metadata.namespace;
-  if (ns !== workload.namespace && ns !== rootNamespace) return false;
-  return labelsMatch(strMap(obj(spec.selector)?.matchLabels), workload.labels as Record<string, string>);
-}
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 interface PlacedRule {
   rule: Record<string, unknown>;
@@ -148,14 +138,14 @@ function optional(name: string): Record<string, unknown> {
 export function jwtAuthnFilter(policies: readonly ConfigObject[], workload: JwtWorkload, opts: JwtOptions): JwtHttpFilter | undefined {
   const placed: PlacedRule[] = [];
   for (const o of policies) {
-    if (!applies(o, workload, opts.rootNamespace)) continue;
+    if (!appliesToWorkload(o, "RequestAuthentication", workload, opts.rootNamespace)) continue;
     arr(o.spec.jwtRules).forEach((r, index) => {
       const rule = obj(r);
       if (rule) placed.push({ rule, issuer: str(rule.issuer) ?? "", namespace: o.metadata.namespace, name: o.metadata.name, index });
     });
   }
   if (placed.length === 0) return undefined;
-  placed.sort((a, b) => compare(a.issuer, b.issuer) || compare(a.namespace, b.namespace) || compare(a.name, b.name) || a.index - b.index);
+  placed.sort((a, b) => compareText(a.issuer, b.issuer) || compareText(a.namespace, b.namespace) || compareText(a.name, b.name) || a.index - b.index);
   const providers: Record<string, Record<string, unknown>> = {};
   const names = placed.map((p, i) => {
     const name = `origins-${i}`;

@@ -1,6 +1,7 @@
 // The HTTP pipeline of one request on one listener: pick the filter chain's connection
 // manager, find the virtual host and route, then answer directly, redirect, or forward.
 // Each request reads the snapshot once at its start and keeps it to the end.
+import { hostPort, pickWeighted } from "../weighted-pick.ts";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
@@ -39,20 +40,10 @@ export interface HttpContext {
   tls: TlsContexts;
 }
 
-function hostPort(addr: string | undefined, port: number | undefined): string {
-  if (!addr) return "-";
-  return addr.includes(":") ? `[${addr}]:${port}` : `${addr}:${port}`;
-}
 
 /** Index of the weighted cluster a request goes to; `random` returns [0, 1) (tests inject it). */
 export function pickCluster(action: RouteForward, random: () => number = Math.random): number {
-  if (action.clusters.length === 1) return 0;
-  let r = random() * action.totalWeight;
-  for (let i = 0; i < action.clusters.length; i++) {
-    r -= action.clusters[i].weight;
-    if (r < 0) return i;
-  }
-  return action.clusters.length - 1;
+  return pickWeighted(action.clusters, action.totalWeight, random);
 }
 
 /** The first matching route of the virtual host for the authority; `configured` is false while RDS has not arrived. */
@@ -69,7 +60,8 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
   const snap = ctx.snapshot();
   const listener = snap.listeners.get(listenerName) ?? fallback;
   const sock = req.socket;
-  const chain = selectFilterChain(listener, sock.localPort ?? 0, (sock as { encrypted?: boolean }).encrypted === true ? "tls" : "raw_buffer");
+  const overTls = (sock as { encrypted?: boolean }).encrypted === true;
+  const chain = selectFilterChain(listener, sock.localPort ?? 0, overTls ? "tls" : "raw_buffer");
   const hcm = chain?.hcm;
   if (!hcm) {
     ctx.stats.inc(rejectedStat("no_http_filter_chain"));
@@ -94,7 +86,7 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
   log.grpc = headers["content-type"]?.startsWith("application/grpc") === true;
   // Peer metadata never reaches the application; an inbound listener answers with its own.
   log.downstreamPeer = takePeerHeaders(headers);
-  if ((sock as { encrypted?: boolean }).encrypted === true) {
+  if (overTls) {
     log.downstreamTls = true;
     log.downstreamPrincipal = peerPrincipal(sock);
   }

@@ -3,6 +3,7 @@
 // mTLS applies as for HTTP: the endpoint's transport socket (auto mTLS to a sidecar) decides.
 // Counted per stat_prefix (tcp.<prefix>.*) and per cluster (cluster.<name>.upstream_cx_*),
 // and access-logged when both sides are closed, with Envoy's TCP flags (NC, UH, UF).
+import { hostPort, pickWeighted } from "../weighted-pick.ts";
 import net from "node:net";
 import tls from "node:tls";
 import type { CompiledCluster, CompiledListener, CompiledTcpProxy, EndpointAddress } from "../state/types.ts";
@@ -54,20 +55,10 @@ function clusterStatNames(name: string): ClusterStatNames {
   return n;
 }
 
-function hostPort(addr: string | undefined, port: number | undefined): string {
-  if (!addr) return "-";
-  return addr.includes(":") ? `[${addr}]:${port}` : `${addr}:${port}`;
-}
 
 /** Index of the weighted cluster a connection goes to. */
 export function pickTcpCluster(p: CompiledTcpProxy, random: () => number = Math.random): number {
-  if (p.clusters.length === 1) return 0;
-  let r = random() * p.totalWeight;
-  for (let i = 0; i < p.clusters.length; i++) {
-    r -= p.clusters[i]!.weight;
-    if (r < 0) return i;
-  }
-  return p.clusters.length - 1;
+  return pickWeighted(p.clusters, p.totalWeight, random);
 }
 
 /** Serves one downstream connection with a tcp_proxy chain. Never throws. */
