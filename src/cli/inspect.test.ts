@@ -10,6 +10,7 @@ import { proxyStatusCommand, proxyStatusRows } from "./proxy-status.ts";
 import { proxyConfigCommand } from "./proxy-config.ts";
 import { describeCommand, describeService } from "./describe.ts";
 import { UserError } from "./user-error.ts";
+import { viaProxy } from "../../test/support/http.ts";
 
 let mesh: TestMesh;
 
@@ -100,6 +101,9 @@ test("describe reviews: ports, the VirtualService, DR subsets, endpoints with he
   assert.deepEqual(d.destinationRules[0].subsets, [{ name: "v1", labels: { version: "v1" } }, { name: "v2", labels: { version: "v2" } }]);
   assert.deepEqual(d.endpoints, [{ port: 9080, address: "127.107.1.2:9080", healthy: true, workload: "reviews-v1.default", subsets: ["v1"] }]);
   assert.deepEqual(d.hints, []);
+  assert.match(d.mtls.client, /^ISTIO_MUTUAL \(auto mTLS/);
+  assert.deepEqual(d.mtls.server, [{ workload: "reviews-v1.default", port: 9080, mode: "PERMISSIVE" }]);
+  assert.deepEqual(d.recentFailures, []);
 
   const out = collect();
   await describeCommand("reviews.default", { control: mesh.control }, out);
@@ -116,7 +120,32 @@ test("describe ratings: no endpoints gives the UH hint pointing at docs/errors.m
   assert.match(text, /Endpoints: none/);
   assert.match(text, /UH \(503 "no healthy upstream"\): ratings has no endpoints/);
   assert.match(text, /docs\/errors\.md/);
+  assert.match(text, /Recent failed requests: none seen by the sidecars/);
   await assert.rejects(describeService("ratings", { control: mesh.control, namespace: "other" }), /no service "ratings" in namespace other; known: .*ratings\.default\.svc\.cluster\.local/);
+});
+
+test("describe shows a recent failed request to the service and what its flag means", async () => {
+  // ratings has no endpoints: productpage's sidecar answers 503 UH.
+  const res = await viaProxy(mesh.pods["productpage-v1"], 15001, "http://ratings:9080/ratings/7");
+  assert.equal(res.status, 503);
+  const d = await describeService("ratings", { control: mesh.control });
+  assert.equal(d.recentFailures.length, 1);
+  const f = d.recentFailures[0];
+  assert.equal(f.proxy, "productpage-v1.default");
+  assert.equal(f.direction, "outbound");
+  assert.equal(f.status, 503);
+  assert.equal(f.flags, "UH");
+  assert.equal(f.path, "/ratings/7");
+  assert.match(f.meaning[0], /^UH: the cluster has no healthy endpoint/);
+  assert.deepEqual(d.unreadSidecars, []);
+  const out = collect();
+  await describeCommand("ratings", { control: mesh.control }, out);
+  const text = out.lines.join("\n");
+  assert.match(text, /Recent failed requests \(newest first\):\n {2}\S+ productpage-v1\.default outbound GET ratings:9080\/ratings\/7 -> 503 UH no_healthy_upstream/);
+  assert.match(text, / {6}UH: the cluster has no healthy endpoint/);
+  // A request to reviews fails elsewhere, and is not listed for ratings.
+  const other = await describeService("reviews", { control: mesh.control });
+  assert.deepEqual(other.recentFailures, []);
 });
 
 test("mizzen proxy-status with no control plane: one line with the fix, exit 1", async () => {

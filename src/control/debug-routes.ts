@@ -6,6 +6,7 @@ import type { DebugHandler } from "./debug-server.ts";
 import type { ControlMetrics } from "./metrics.ts";
 import type { ControlSecurity } from "./security.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../proxy/telemetry/prometheus-text.ts";
+import { DescribeError, describeFromData } from "./describe-model.ts";
 
 export function debugRoutes(deps: { store: ConfigStore; state: MeshState; ads: AdsServer; metrics?: ControlMetrics; security?: ControlSecurity }): Record<string, DebugHandler> {
   const { store, state, ads, metrics, security } = deps;
@@ -33,6 +34,15 @@ export function debugRoutes(deps: { store: ConfigStore; state: MeshState; ads: A
       return { body: { services: [...r.services.values()], workloads: [...r.workloads.values()], endpoints: r.endpoints } };
     },
     "/debug/syncz": () => ({ body: ads.syncStatus() }),
+    "/debug/describe": (q) => {
+      const input = { objects: state.objects(), status: store.status(), registry: state.registry(), rootNamespace: state.mesh.rootNamespace };
+      try {
+        return { body: describeFromData(input, q.get("service") ?? "", q.get("namespace") || "default") };
+      } catch (err) {
+        if (err instanceof DescribeError) return { status: 404, body: { error: err.message } };
+        throw err;
+      }
+    },
     "/debug/adsz": () => ({ body: { stats: ads.stats(), connections: ads.connections() } }),
     "/debug/config_dump": (q) => {
       const proxy = findProxy(q.get("proxyID"));

@@ -17,6 +17,7 @@ import { stdoutSink, type AccessLogSink } from "./http/access-log.ts";
 import type { HttpContext } from "./http/request-handler.ts";
 import { AppProber } from "./health/app-prober.ts";
 import { IstioMetrics } from "./telemetry/istio-metrics.ts";
+import { RecentFailures } from "./telemetry/recent-failures.ts";
 import { TlsContexts, type SecretSource } from "./tls/contexts.ts";
 import type { WorkloadIdentityManager } from "./identity/workload-identity.ts";
 import { credentials as grpcCredentials } from "@grpc/grpc-js";
@@ -59,6 +60,8 @@ export interface DataPlane {
   telemetry: IstioMetrics | undefined;
   /** The /stats/prometheus page. */
   prometheus(): string;
+  /** The last failed requests (admin /recent_failures). */
+  failures: RecentFailures;
   /** Resolves when listener changes of the latest snapshot have been applied. */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -104,7 +107,8 @@ export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
   const telemetry = opts.node && opts.telemetry !== false ? new IstioMetrics(opts.node) : undefined;
   const tlsContexts = new TlsContexts(opts.secrets);
   if (telemetry && opts.secrets) telemetry.principal = () => opts.secrets?.current()?.spiffeId;
-  const ctx: HttpContext = { snapshot: () => state.current, runtimes, stats, accessLog: opts.accessLog ?? stdoutSink, logger, telemetry, tls: tlsContexts };
+  const failures = new RecentFailures();
+  const ctx: HttpContext = { snapshot: () => state.current, runtimes, stats, accessLog: opts.accessLog ?? stdoutSink, logger, telemetry, tls: tlsContexts, failures };
   listeners = new ListenerManager({ ctx, logger, drainMs: opts.drainMs, maxHeaderBytes: opts.maxHeaderBytes });
   const lm = listeners;
   return {
@@ -113,6 +117,7 @@ export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
     runtimes,
     stats,
     telemetry,
+    failures,
     prometheus: () => prometheusPage(telemetry, stats),
     settled: () => applying,
     async close() {
@@ -217,6 +222,7 @@ export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise
       listeners: plane.listeners,
       stats: plane.stats,
       prometheus: plane.prometheus,
+      failures: plane.failures,
       logger,
       xdsConnected: () => ads.connected,
       certificate: () => identity?.current(),

@@ -11,6 +11,7 @@ import type { ProxyStats } from "../stats.ts";
 import { configDump } from "./config-dump.ts";
 import { clusterCounters, clustersJson, clustersText } from "./clusters-view.ts";
 import { sendPrometheus } from "../telemetry/metrics-server.ts";
+import type { RecentFailures } from "../telemetry/recent-failures.ts";
 
 export interface AdminDeps {
   state: ProxyState;
@@ -25,6 +26,8 @@ export interface AdminDeps {
   /** The workload certificate in force (for /certs); undefined without an identity. */
   certificate?(): WorkloadCertificate | undefined;
   quit(): void;
+  /** The last failed requests (/recent_failures). */
+  failures?: RecentFailures;
 }
 
 function send(res: http.ServerResponse, status: number, body: string, type = "text/plain"): void {
@@ -75,6 +78,8 @@ export function route(d: AdminDeps, req: http.IncomingMessage, res: http.ServerR
       return send(res, 200, statsText(d));
     case "/certs":
       return json(res, certsView(d.certificate?.()));
+    case "/recent_failures":
+      return json(res, { total: d.failures?.total ?? 0, failures: d.failures?.list() ?? [] });
     case "/stats/prometheus":
       if (!d.prometheus) return send(res, 404, "no Prometheus metrics on this proxy\n");
       return sendPrometheus(res, d.prometheus());
@@ -85,7 +90,7 @@ export function route(d: AdminDeps, req: http.IncomingMessage, res: http.ServerR
       d.quit();
       return;
     case "/":
-      return send(res, 200, "admin: /ready /config_dump /clusters /listeners /certs /stats /stats/prometheus POST /quitquitquit\n");
+      return send(res, 200, "admin: /ready /config_dump /clusters /listeners /certs /recent_failures /stats /stats/prometheus POST /quitquitquit\n");
     default:
       return send(res, 404, `no admin page ${url.pathname}; see /\n`);
   }

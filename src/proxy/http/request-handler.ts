@@ -22,6 +22,7 @@ import { runFault } from "./filters/fault.ts";
 import { runSecurityFilters } from "./filters/authn-authz.ts";
 import { addCorsHeaders, answerPreflight, evaluateCors } from "./filters/cors.ts";
 import type { IstioMetrics } from "../telemetry/istio-metrics.ts";
+import type { RecentFailures } from "../telemetry/recent-failures.ts";
 import { addPeerHeaders, takePeerHeaders } from "../telemetry/peer-metadata.ts";
 import { peerPrincipal, type TlsContexts } from "../tls/contexts.ts";
 import { forwardUpgrade, UPGRADE_FAILED, upgradeOf } from "../listen/upgrade.ts";
@@ -38,6 +39,8 @@ export interface HttpContext {
   telemetry?: IstioMetrics;
   /** TLS contexts from the workload certificate (inbound mTLS, upstream mTLS). */
   tls: TlsContexts;
+  /** The last failed requests, for admin /recent_failures and `mizzen describe`. */
+  failures?: RecentFailures;
 }
 
 
@@ -104,6 +107,7 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
     if (log.flags) for (const f of log.flags.split(",")) stats.inc(flagStat(f));
     if (hcm.accessLog) writeAccessLogs(hcm.accessLog.loggers, log, headers, ctx.accessLog);
     if (telemetry) telemetry.record(listener.inbound, snap.clusters.get(log.upstreamCluster), log);
+    ctx.failures?.note(listener.inbound, log);
   });
 
   // Inside a CONNECT tunnel a request without Host is for the tunnel's authority.
