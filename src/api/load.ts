@@ -5,8 +5,8 @@ import { parseConfigTextDetailed, rejectDuplicates } from "./parse.ts";
 import type { ParsedText } from "./parse.ts";
 import type { ConfigError, ConfigObject } from "./types.ts";
 
-/** The local runner's own file lives beside the mesh YAML but is not Istio config. */
-const SKIPPED_FILES = new Set(["workloads.yaml"]);
+/** The local runner's own files live beside the mesh YAML but are not Istio config objects (meshconfig.yaml is MeshConfig). */
+const SKIPPED_FILES = new Set(["workloads.yaml", "meshconfig.yaml"]);
 const MAX_FILE_BYTES = 8 * 1024 * 1024;
 
 export async function loadConfigDir(dir: string): Promise<{ objects: ConfigObject[]; errors: ConfigError[]; files: string[] }> {

@@ -8,7 +8,7 @@ import { runUntilSignal } from "./lifecycle.ts";
 interface ControlFlags {
   config: string; xdsAddress: string; plaintextXdsAddress?: string; debugAddress: string; accessLog: boolean;
   rootNamespace: string; trustDomain: string; dataDir: string; cacerts?: string; certLifetime: string; parentPid?: string;
-  outboundTrafficPolicy: string;
+  outboundTrafficPolicy: string; meshConfig?: string;
 }
 
 /** --outbound-traffic-policy: Istio's two modes, case-insensitive; anything else is a user error naming them. */
@@ -33,6 +33,7 @@ export function registerControl(program: Command): void {
     .option("--access-log", "turn on sidecar access logs mesh-wide (meshConfig.accessLogFile=/dev/stdout)", false)
     .option("--root-namespace <ns>", "the mesh's root namespace", "istio-system")
     .option("--outbound-traffic-policy <mode>", "what sidecars do with hosts outside the registry: ALLOW_ANY (pass through) or REGISTRY_ONLY (502); a Sidecar may override it", "ALLOW_ANY")
+    .option("--mesh-config <file>", "Istio MeshConfig YAML (extensionProviders, defaultProviders, defaultConfig.tracing, ...); its settings win over these flags")
     .option("--parent-pid <pid>", "exit when this process exits (used by mizzen up)")
     .action(async (o: ControlFlags) => {
       // Loaded here, not at the top: `mizzen proxy` must not pay for the control plane's modules.
@@ -53,6 +54,7 @@ export function registerControl(program: Command): void {
         accessLog: o.accessLog,
         rootNamespace: o.rootNamespace,
         outboundTrafficPolicy,
+        ...(o.meshConfig ? { meshConfigFile: resolve(o.meshConfig) } : {}),
         logger,
       });
       runUntilSignal("control", cp.close, o.parentPid ? Number(o.parentPid) : undefined);

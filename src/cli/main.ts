@@ -11,6 +11,7 @@ import { registerProxy } from "./proxy.ts";
 import { registerUp } from "./up.ts";
 import { registerInspect } from "./inspect-register.ts";
 import { registerToken } from "./token.ts";
+import { registerDashboard } from "./dashboard.ts";
 import { UserError } from "./user-error.ts";
 
 function fail(err: unknown): never {
@@ -34,6 +35,7 @@ registerProxy(program);
 registerUp(program);
 registerInspect(program);
 registerToken(program);
+registerDashboard(program);
 program
   .command("validate")
   .argument("<dir>", "folder of Istio YAML")

@@ -11,6 +11,8 @@ interface ProxyFlags {
   ports: string; appAddress?: string; adminPort: string; autoRegister: boolean; parentPid?: string;
   /** Default true; `--no-health-reporting` turns it off. */
   healthReporting?: boolean;
+  /** Default true; `--no-metrics` turns Istio's standard metrics (and peer metadata exchange) off. */
+  metrics?: boolean;
   caRoot?: string; tokenFile?: string; xdsServerName?: string; certLifetime?: string;
 }
 
@@ -76,6 +78,7 @@ export function registerProxy(program: Command): void {
     .option("--no-auto-register", "do not register this workload in the control plane's registry")
     .option("--no-health-reporting", "do not probe the application; its endpoints count as healthy from the start")
     .option("--parent-pid <pid>", "exit when this process exits (used by mizzen up)")
+    .option("--no-metrics", "do not record Istio's standard metrics nor exchange peer metadata (the envoy_* counters stay)")
     .action(async (o: ProxyFlags) => {
       const node = nodeFromFlags(o);
       const logger = createLogger({ name: `proxy ${node.name}` });
@@ -84,7 +87,7 @@ export function registerProxy(program: Command): void {
       const { startProxy } = await import("../proxy/main.ts"); // loaded only by this subcommand
       const security = securityFromFlags(o);
       if (!security) logger.warn({ xds: o.xds }, "no --ca-root: plaintext xDS, no workload certificate, no mTLS (development only)");
-      const proxy = await startProxy({ xds: o.xds, node, adminAddress: admin, logger, ...(security ? { security } : {}) });
+      const proxy = await startProxy({ xds: o.xds, node, adminAddress: admin, logger, ...(o.metrics === false ? { telemetry: false } : {}), ...(security ? { security } : {}) });
       runUntilSignal(`proxy ${node.name}`, proxy.close, o.parentPid ? Number(o.parentPid) : undefined);
     });
 }

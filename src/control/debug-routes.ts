@@ -8,8 +8,8 @@ import type { ControlSecurity } from "./security.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../proxy/telemetry/prometheus-text.ts";
 import { DescribeError, describeFromData } from "./describe-model.ts";
 
-export function debugRoutes(deps: { store: ConfigStore; state: MeshState; ads: AdsServer; metrics?: ControlMetrics; security?: ControlSecurity }): Record<string, DebugHandler> {
-  const { store, state, ads, metrics, security } = deps;
+export function debugRoutes(deps: { store: ConfigStore; state: MeshState; ads: AdsServer; metrics?: ControlMetrics; security?: ControlSecurity; dashboard?: Record<string, DebugHandler> }): Record<string, DebugHandler> {
+  const { store, state, ads, metrics, security, dashboard } = deps;
   const findProxy = (id: string | null) => ads.connections().find((c) => c.node.id === id || c.id === id);
   return {
     "/ready": () => ({ body: "ready\n" }),
@@ -51,6 +51,8 @@ export function debugRoutes(deps: { store: ConfigStore; state: MeshState; ads: A
       }
       return { body: state.resources(proxy.node) };
     },
+    // The dashboard's API and page (src/control/dashboard/routes.ts).
+    ...dashboard,
   };
 }
 

@@ -4,8 +4,17 @@
 import http from "node:http";
 import type { Logger } from "pino";
 
-/** A string body goes out as text/plain unless `contentType` says otherwise; anything else as JSON. */
-export type DebugHandler = (query: URLSearchParams) => { status?: number; body: unknown; contentType?: string };
+/**
+ * A string body goes out as text/plain unless `contentType` says otherwise, a Buffer as it is
+ * (application/octet-stream by default), anything else as JSON.
+ */
+export interface DebugReply { status?: number; body: unknown; contentType?: string; headers?: Record<string, string> }
+
+/**
+ * A handler may answer at once or later (a Promise). A route whose key ends in "/*" answers
+ * every path under it; handlers get the request's path to tell them apart.
+ */
+export type DebugHandler = (query: URLSearchParams, path: string) => DebugReply | Promise<DebugReply>;
 
 export interface DebugServerOptions {
   host: string;
@@ -20,24 +29,31 @@ function toJson(value: unknown): string {
 
 export async function startDebugServer(opts: DebugServerOptions): Promise<{ server: http.Server; port: number }> {
   const paths = Object.keys(opts.routes).sort();
-  const server = http.createServer((req, res) => {
+  const prefixes = paths.filter((p) => p.endsWith("/*")).map((p) => [p.slice(0, -1), opts.routes[p]] as const);
+  const serve = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://debug");
-    const handler = opts.routes[url.pathname];
+    const handler = opts.routes[url.pathname] ?? prefixes.find(([prefix]) => url.pathname.startsWith(prefix))?.[1];
     if (req.method !== "GET" || !handler) {
       res.writeHead(url.pathname === "/" ? 200 : 404, { "content-type": "application/json" });
       res.end(toJson({ endpoints: paths }));
       return;
     }
     try {
-      const { status = 200, body, contentType } = handler(url.searchParams);
-      res.writeHead(status, { "content-type": contentType ?? (typeof body === "string" ? "text/plain" : "application/json") });
-      res.end(typeof body === "string" ? body : toJson(body));
+      const { status = 200, body, contentType, headers } = await handler(url.searchParams, url.pathname);
+      const raw = Buffer.isBuffer(body);
+      res.writeHead(status, { ...headers, "content-type": contentType ?? (raw ? "application/octet-stream" : typeof body === "string" ? "text/plain" : "application/json") });
+      res.end(raw || typeof body === "string" ? body : toJson(body));
     } catch (err) {
       opts.logger.error({ err, path: url.pathname }, "debug endpoint failed");
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
       res.writeHead(500, { "content-type": "text/plain" });
       res.end(`internal error: ${(err as Error).message}\n`);
     }
-  });
+  };
+  const server = http.createServer((req, res) => void serve(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.host, () => {

@@ -9,6 +9,7 @@ import { AdsServer } from "../xds/server.ts";
 import { MeshState } from "./mesh-state.ts";
 import { startDebugServer } from "./debug-server.ts";
 import { debugRoutes } from "./debug-routes.ts";
+import { createDashboard, type DashboardOptions } from "./dashboard/routes.ts";
 import { ControlMetrics } from "./metrics.ts";
 import { silentLogger } from "../log/logger.ts";
 import { UserError } from "../cli/user-error.ts";
@@ -18,6 +19,7 @@ import { setupSecurity, type ControlSecurity, type SecurityOptions } from "./sec
 import { JwksCache } from "./jwks-cache.ts";
 import { jwksSourcesInUse } from "../translate/jwt.ts";
 import type { OutboundTrafficMode } from "../translate/mesh-config.ts";
+import { loadMeshConfigFile, TracingWarningLog } from "./mesh-config-load.ts";
 
 export interface ControlOptions {
   configDir: string;
@@ -34,8 +36,12 @@ export interface ControlOptions {
   /** meshConfig.outboundTrafficPolicy.mode for hosts outside the registry (default ALLOW_ANY, as Istio). */
   outboundTrafficPolicy?: OutboundTrafficMode;
   debounceMs?: number;
+  /** Istio MeshConfig YAML (mesh-config-file.ts); its settings win over the options above. */
+  meshConfigFile?: string;
   /** How often RequestAuthentication jwksUri keys are fetched again (default 20 min, Istio's). */
   jwksRefreshMs?: number;
+  /** The dashboard: where its built page is (default ui/dist) and scraper tuning for tests. */
+  dashboard?: Pick<DashboardOptions, "uiDir" | "scrape">;
   logger?: Logger;
 }
 
@@ -75,13 +81,16 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
       throw new UserError(`cannot start the certificate authority: ${(err as Error).message}`);
     }
   }
+  const meshFile = opts.meshConfigFile ? loadMeshConfigFile(opts.meshConfigFile, logger) : {};
   const state = new MeshState({
     rootNamespace: opts.rootNamespace ?? "istio-system",
     domainSuffix: opts.domainSuffix ?? "cluster.local",
     trustDomain,
     accessLog: opts.accessLog,
     ...(opts.outboundTrafficPolicy ? { outboundTrafficPolicy: { mode: opts.outboundTrafficPolicy } } : {}),
+    ...meshFile,
   });
+  const tracingWarnings = new TracingWarningLog(logger);
   const store = new ConfigStore({ logger: logger.child({ name: "config" }) });
   const metrics = new ControlMetrics();
   const ads = new AdsServer({
@@ -116,6 +125,7 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
   state.setJwksLookup((uri) => jwks.get(uri));
   store.onChange((changed) => {
     state.setObjects(store.objects());
+    tracingWarnings.report({ objects: store.objects(), registry: state.registry(), mesh: state.mesh });
     jwks.prune(jwksSourcesInUse(store.objects()));
     logger.info({ changed: [...changed], version: store.version }, "config changed");
     ads.push(`config: ${[...changed].join(", ")}`);
@@ -123,6 +133,7 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
   const source = new DirectorySource({ dir: opts.configDir, store, logger: logger.child({ name: "config" }) });
   await source.start();
   state.setObjects(store.objects());
+  tracingWarnings.report({ objects: store.objects(), registry: state.registry(), mesh: state.mesh });
 
   let xdsPort = 0;
   let secureXdsPort = 0;
@@ -141,9 +152,11 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
     throw new UserError(`cannot serve xDS on ${opts.xds!.host}:${opts.xds!.port}: ${(err as Error).message} (another mizzen running? stop it or pass --plaintext-xds-address)`);
   }
   let debug;
+  const dashboard = createDashboard({ store, state, ads, ...opts.dashboard, logger: logger.child({ name: "dashboard" }) });
   try {
-    debug = await startDebugServer({ ...opts.debug, routes: debugRoutes({ store, state, ads, metrics, ...(security ? { security } : {}) }), logger });
+    debug = await startDebugServer({ ...opts.debug, routes: debugRoutes({ store, state, ads, metrics, ...(security ? { security } : {}), dashboard: dashboard.routes }), logger });
   } catch (err) {
+    dashboard.close();
     source.close();
     await ads.close();
     throw new UserError(`cannot serve debug endpoints on ${opts.debug.host}:${opts.debug.port}: ${(err as Error).message} (pass --debug-address)`);
@@ -157,6 +170,7 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
     security,
     debugPort: debug.port,
     async close() {
+      dashboard.close();
       jwks.close();
       source.close();
       debug.server.closeAllConnections();

@@ -11,7 +11,7 @@ import { buildRegistry } from "../registry/build.ts";
 import {
   endpointView, endpointViewKey, inboundClusters, inboundClusterView, inboundClusterViewKey, listenerView, listenerViewKey, mergeClusters,
   outboundClusters, outboundClusterView, outboundClusterViewKey, routeView, routeViewKey, sourceLabelKeys, telemetryLabelKeys, translateEndpoints,
-  translateListeners, translateRoutes, type SharedInput,
+  tracingInUse, translateListeners, translateRoutes, type SharedInput,
 } from "../translate/index.ts";
 import type { MeshConfig } from "../translate/mesh-config.ts";
 import { securityLabelKeys } from "../translate/selector-keys.ts";
@@ -35,6 +35,8 @@ interface Derived {
   endpointKeys: ReadonlySet<string>;
   /** Label keys Telemetry selectors name: the only labels that reach LDS (access logging). */
   telemetryLabelKeys: ReadonlySet<string>;
+  /** Some Telemetry or the mesh's defaultProviders traces: listener views carry the canonical service. */
+  tracing: boolean;
   memo: TranslationMemo;
 }
 
@@ -137,6 +139,7 @@ export class MeshState {
         sidecarKeys,
         endpointKeys: new Set([...failoverPriorityKeys(objects), ...sidecarKeys]),
         telemetryLabelKeys: new Set([...telemetryLabelKeys(objects), ...securityLabelKeys(objects), ...tcpSourceLabelKeys(objects), ...sidecarKeys]),
+        tracing: tracingInUse(objects, this.mesh),
         memo: new TranslationMemo(),
       };
     }
@@ -151,7 +154,7 @@ export class MeshState {
   resources(proxy: ProxyNode): ProxyResources {
     const { registry, labelKeys, sidecarKeys, endpointKeys, telemetryLabelKeys: listenerLabelKeys, memo } = this.derived();
     const shared: SharedInput = { objects: this.objectList, registry, mesh: this.mesh, ...(this.#jwks ? { jwks: this.#jwks } : {}) };
-    const lv = listenerView(proxy, listenerLabelKeys);
+    const lv = listenerView(proxy, listenerLabelKeys, this.derived().tracing);
     const rv = routeView(proxy, labelKeys);
     const ov = outboundClusterView(proxy, sidecarKeys);
     const iv = inboundClusterView(proxy);

@@ -17,6 +17,7 @@ import { stdoutSink, type AccessLogSink } from "./http/access-log.ts";
 import type { HttpContext } from "./http/request-handler.ts";
 import { AppProber } from "./health/app-prober.ts";
 import { IstioMetrics } from "./telemetry/istio-metrics.ts";
+import { Tracer } from "./telemetry/tracing/tracer.ts";
 import { RecentFailures } from "./telemetry/recent-failures.ts";
 import { TlsContexts, type SecretSource } from "./tls/contexts.ts";
 import type { WorkloadIdentityManager } from "./identity/workload-identity.ts";
@@ -109,6 +110,9 @@ export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
   if (telemetry && opts.secrets) telemetry.principal = () => opts.secrets?.current()?.spiffeId;
   const failures = new RecentFailures();
   const ctx: HttpContext = { snapshot: () => state.current, runtimes, stats, accessLog: opts.accessLog ?? stdoutSink, logger, telemetry, tls: tlsContexts, failures };
+  // Cheap until a connection manager has tracing: the exporters load with the first sampled span.
+  const tracer = new Tracer({ snapshot: () => state.current, stats, logger: logger.child({ name: "tracing" }), ...(opts.node ? { node: opts.node } : {}) });
+  ctx.tracer = tracer;
   listeners = new ListenerManager({ ctx, logger, drainMs: opts.drainMs, maxHeaderBytes: opts.maxHeaderBytes });
   const lm = listeners;
   return {
@@ -124,6 +128,7 @@ export function createDataPlane(opts: DataPlaneOptions = {}): DataPlane {
       dns.close();
       await applying;
       await lm.close();
+      await tracer.close();
       runtimes.closeAll();
     },
   };
@@ -167,9 +172,11 @@ export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise
     ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}),
     ...(opts.accessLog ? { accessLog: opts.accessLog } : {}),
   });
+  // The node as the control plane sees it; the metrics port is filled in once it is bound.
+  const adsNode: ProxyNode = { ...opts.node };
   client = new AdsClient({
     server: opts.xds,
-    node: opts.node,
+    node: adsNode,
     logger,
     ...(sec ? {
       credentials: grpcCredentials.createSsl(Buffer.from(sec.rootPem)),
@@ -235,6 +242,7 @@ export async function startProxy(opts: ProxyOptions): Promise<{ close(): Promise
   );
   const metricsAt = opts.metricsAddress ?? { host: opts.node.ip, port: METRICS_PORT };
   metrics = metricsAt ? await startMetricsServer(metricsAt.host, metricsAt.port, plane.prometheus, logger) : undefined;
+  adsNode.metricsPort = metrics?.port ?? 0; // the dashboard scrapes podIP:<this>; 0 = none
   ads.subscribeAll(TYPE.cluster);
   ads.subscribeAll(TYPE.listener);
   ads.start();

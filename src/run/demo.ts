@@ -16,5 +16,8 @@ export async function demo(opts: Partial<UpOptions> = {}): Promise<RunningMesh> 
     const shown = rel && !rel.startsWith("..") ? rel : dir;
     (opts.out ?? process.stdout).write(formatTour(shown, productpage.podIp));
   }
+  // The control plane serves the dashboard on its debug address (src/control/dashboard/).
+  const debug = opts.debugAddress ?? "127.0.0.1:15014";
+  (opts.out ?? process.stdout).write(`Dashboard (live service graph): http://${debug}/dashboard/   or: npx mizzen dashboard --browser${debug === "127.0.0.1:15014" ? "" : ` --control ${debug}`}\n\n`);
   return mesh;
 }

@@ -9,12 +9,14 @@ import { formatSummary, type SummaryService } from "./summary.ts";
 import { Supervisor, type SupervisedChild } from "./supervisor.ts";
 import { readWorkloadsFile, WorkloadsFileError, type WorkloadPort } from "./workloads-file.ts";
 import { sidecarNodeFlags } from "./stripped-modules.ts";
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { BootstrapTokens } from "../ca/tokens.ts";
 import { workloadIdentity } from "../ca/identity.ts";
 
 /** Where the control plane keeps token hashes (src/control/security.ts reads the same name). */
 const TOKEN_STORE_FILE = "tokens.json";
+/** Istio's MeshConfig for the mesh in DIR (src/api/load.ts skips it as config). */
+const MESH_CONFIG_FILE = "meshconfig.yaml";
 
 export { demo } from "./demo.ts";
 
@@ -215,6 +217,8 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
   const caRoot = join(dataDir, "ca", "root-cert.pem");
   const controlArgs = ["--config", dir, "--xds-address", xdsAddress, "--debug-address", debugAddress, "--parent-pid", String(process.pid), "--data-dir", dataDir];
   if (opts.accessLog !== false) controlArgs.push("--access-log");
+  // Istio's MeshConfig beside the workloads file (tracing providers etc.); see docs/observability.md.
+  if (existsSync(join(dir, MESH_CONFIG_FILE))) controlArgs.push("--mesh-config", join(dir, MESH_CONFIG_FILE));
   const control = sup.start({ label: "control", ...commandFor("control", controlArgs), cwd: dir, env: toolEnv });
 
   const startPod = async (pod: PodPlan): Promise<void> => {

@@ -21,6 +21,7 @@ export { listenerView, listenerViewKey, type ListenerProxyView } from "./listene
 export { routeView, routeViewKey, type RouteProxyView } from "./routes.ts";
 export { sourceLabelKeys } from "./route-builder.ts";
 export { telemetryLabelKeys, telemetryWarnings } from "./telemetry.ts";
+export { tracingInUse, tracingWarnings } from "./telemetry-tracing.ts";
 export { endpointView, endpointViewKey, failoverPriorityKeys, type EndpointProxyView } from "./endpoints.ts";
 export {
   inboundClusters, inboundClusterView, inboundClusterViewKey, mergeClusters, outboundClusters, outboundClusterView, outboundClusterViewKey,

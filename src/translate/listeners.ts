@@ -18,6 +18,8 @@ import { byName, type SharedInput, type ViewInput } from "./input.ts";
 import { HTTP_PROXY_ROUTE_NAME, servicePortName } from "./routes.ts";
 import { routeConfiguredFilters } from "./route-filters.ts";
 import { accessLogsFor, type AccessLogMode } from "./telemetry.ts";
+import { statsHttpFilters, statsNetworkFilters } from "./telemetry-metrics.ts";
+import { canonicalOf, tracingFor } from "./telemetry-tracing.ts";
 import { listenerProtocol, protocolForWorkloadPort, type ListenerProtocol } from "../registry/protocol.ts";
 import { BLACKHOLE_CLUSTER, inspectorFields, outboundTcpListeners, tcpProxyFor } from "./tcp-listeners.ts";
 
@@ -37,6 +39,8 @@ export interface SidecarListenerView {
   ports: readonly Pick<WorkloadPort, "containerPort" | "name" | "protocol">[];
   namespace: string;
   labels: Readonly<Record<string, string>>;
+  /** Istio's canonical service and revision (span service name and istio.* tags). */
+  canonical?: { service: string; revision: string };
 }
 
 /**
@@ -46,14 +50,17 @@ export interface SidecarListenerView {
  */
 export type ListenerProxyView = SidecarListenerView | Pick<ProxyNode, "namespace"> & { type: "grpc" } | { type: "router" };
 
-/** `labelKeys`: the label keys Telemetry selectors name (telemetryLabelKeys of the same config). */
-export function listenerView(p: ProxyNode, labelKeys: ReadonlySet<string> = new Set()): ListenerProxyView {
+/**
+ * `labelKeys`: the label keys Telemetry selectors name (telemetryLabelKeys of the same config);
+ * `tracing`: some config traces (tracingInUse), so the view carries the canonical service.
+ */
+export function listenerView(p: ProxyNode, labelKeys: ReadonlySet<string> = new Set(), tracing = false): ListenerProxyView {
   switch (p.type) {
     case "sidecar": {
       const labels: Record<string, string> = {};
       for (const k of [...labelKeys].sort()) if (Object.hasOwn(p.labels, k)) labels[k] = p.labels[k]!;
       const ports = p.ports.map((wp) => ({ containerPort: wp.containerPort, name: wp.name, ...(wp.protocol !== undefined ? { protocol: wp.protocol } : {}) }));
-      return { type: "sidecar", ip: p.ip, appAddress: p.appAddress, ports, namespace: p.namespace, labels };
+      return { type: "sidecar", ip: p.ip, appAddress: p.appAddress, ports, namespace: p.namespace, labels, ...(tracing ? { canonical: canonicalOf(p.labels, p.name) } : {}) };
     }
     case "grpc":
       return { type: "grpc", namespace: p.namespace };
@@ -66,7 +73,7 @@ export function listenerView(p: ProxyNode, labelKeys: ReadonlySet<string> = new 
 export function listenerViewKey(v: ListenerProxyView): string {
   switch (v.type) {
     case "sidecar":
-      return JSON.stringify([v.type, v.ip, v.appAddress, v.ports.map((wp) => [wp.containerPort, wp.name, wp.protocol ?? ""]), v.namespace, sortedEntries(v.labels)]);
+      return JSON.stringify([v.type, v.ip, v.appAddress, v.ports.map((wp) => [wp.containerPort, wp.name, wp.protocol ?? ""]), v.namespace, sortedEntries(v.labels), ...(v.canonical ? [v.canonical.service, v.canonical.revision] : [])]);
     case "grpc":
       return JSON.stringify([v.type, v.namespace]);
     default:
@@ -88,6 +95,12 @@ function accessLog(input: ViewInput<SidecarListenerView>, mode: AccessLogMode): 
   return logs.length > 0 ? { access_log: logs } : {};
 }
 
+/** Spans per Telemetry tracing + meshConfig providers (telemetry-tracing.ts); CLIENT is outbound, SERVER inbound. */
+function tracing(input: ViewInput<SidecarListenerView>, mode: AccessLogMode): Pick<HttpConnectionManager, "tracing"> {
+  const t = tracingFor(input, mode);
+  return t ? { tracing: t } : {};
+}
+
 /** Istio sets this on every HTTP connection manager: WebSocket upgrades are proxied. */
 function hcm(fields: HttpConnectionManager): HttpConnectionManagerAny {
   return { "@type": TYPE.hcm, ...fields, upgrade_configs: [{ upgrade_type: "websocket" }] };
@@ -102,8 +115,9 @@ function outboundHttpFilters(input: ViewInput<SidecarListenerView>): FilterChain
       stat_prefix: `outbound_${p.ip}_${OUTBOUND_PROXY_PORT}`,
       rds: { route_config_name: HTTP_PROXY_ROUTE_NAME, config_source: { ...ADS } },
       // Fault and CORS act only where a route's typed_per_filter_config says so (Istio's order).
-      http_filters: [...routeConfiguredFilters(), routerFilter()],
+      http_filters: [...routeConfiguredFilters(), ...statsHttpFilters(input, "CLIENT"), routerFilter()],
       ...accessLog(input, "CLIENT"),
+      ...tracing(input, "CLIENT"),
     }),
   }];
 }
@@ -159,7 +173,7 @@ function inboundListener(input: ViewInput<SidecarListenerView>, wp: SidecarListe
   const name = `inbound|${port}`;
   const apps: InboundApp[] = [];
   if (protocol !== "tcp") apps.push({ suffix: protocol === "auto" ? "|http" : "", ...(protocol === "auto" ? { applicationProtocols: ["http/1.1", "h2c"] } : {}), network: inboundHttpFilters(input, port) });
-  if (protocol !== "http") apps.push({ suffix: protocol === "auto" ? "|tcp" : "", network: [inboundTcpProxy(input, port)] });
+  if (protocol !== "http") apps.push({ suffix: protocol === "auto" ? "|tcp" : "", network: [...statsNetworkFilters(input, "SERVER"), inboundTcpProxy(input, port)] });
   const mode = effectiveMtlsMode(input.objects, p, port, input.mesh.rootNamespace);
   const { chains, inspect } = inboundChains(mode, apps);
   return {
@@ -201,14 +215,15 @@ function inboundHttpFilters(input: ViewInput<SidecarListenerView>, port: number)
         validate_clusters: { value: false },
       },
       // Istio's inbound order: JWT authentication, then authorization, then the router.
-      http_filters: [...securityFilters(input), routerFilter()],
+      http_filters: [...securityFilters(input), ...statsHttpFilters(input, "SERVER"), routerFilter()],
       ...accessLog(input, "SERVER"),
+      ...tracing(input, "SERVER"),
     }),
   }];
 }
 
 function sidecarListeners(input: ViewInput<SidecarListenerView>): Listener[] {
-  const out = [outboundListener(input), ...outboundTcpListeners(input, { httpFilters: () => outboundHttpFilters(input), accessLog: accessLogsFor(input, "CLIENT") })];
+  const out = [outboundListener(input), ...outboundTcpListeners(input, { httpFilters: () => outboundHttpFilters(input), accessLog: accessLogsFor(input, "CLIENT"), statsFilters: statsNetworkFilters(input, "CLIENT") })];
   const seen = new Set<number>([OUTBOUND_PROXY_PORT]);
   if (!input.proxy.appAddress) return out;
   for (const wp of input.proxy.ports) {

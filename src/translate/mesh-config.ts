@@ -30,6 +30,45 @@ export interface MeshConfig {
    * TTL are kept for their TTL either way (respect_dns_ttl).
    */
   dnsRefreshRate?: Duration;
+  /**
+   * meshConfig.enableTracing. Istio's legacy switch for tracing through the proxy's bootstrap
+   * tracer; Mizzen's proxy has none, so tracing needs a provider (Telemetry or defaultProviders).
+   */
+  enableTracing?: boolean;
+  /** meshConfig.defaultProviders.tracing: used where no Telemetry names a provider (Istio takes the first). */
+  defaultTracingProviders?: readonly string[];
+  /** meshConfig.extensionProviders with opentelemetry or zipkin (Telemetry names them in tracing.providers). */
+  tracingProviders?: readonly TracingProvider[];
+  /** meshConfig.defaultConfig.tracing.sampling: percent of requests traced when Telemetry sets none (absent or 0: Istio's 1 %). */
+  tracingSampling?: number;
+  /** meshConfig.meshId (Istio's default: the trust domain); the istio.mesh_id span tag. */
+  meshId?: string;
+}
+
+/** meshConfig.extensionProviders[] for tracing; `source` is where it was written (for warnings). */
+export type TracingProvider = OpenTelemetryProvider | ZipkinProvider;
+
+/** extensionProviders[].opentelemetry: OTLP to `service`:`port`, over HTTP when `http` is set (else gRPC). */
+export interface OpenTelemetryProvider {
+  kind: "opentelemetry";
+  name: string;
+  /** "[<namespace>/]<hostname>" of a service in the registry (Istio's form). */
+  service: string;
+  port: number;
+  http?: { path: string; timeout?: Duration; headers: readonly { name: string; value: string }[] };
+  source?: { file: string; line: number };
+}
+
+/** extensionProviders[].zipkin: Zipkin JSON v2 POSTed to `service`:`port` at `path` (default /api/v2/spans). */
+export interface ZipkinProvider {
+  kind: "zipkin";
+  name: string;
+  service: string;
+  port: number;
+  path?: string;
+  /** enable64bitTraceId: new traces get 64-bit trace ids (Istio's default: 128-bit). */
+  traceId64bit?: boolean;
+  source?: { file: string; line: number };
 }
 
 export type OutboundTrafficMode = "ALLOW_ANY" | "REGISTRY_ONLY";

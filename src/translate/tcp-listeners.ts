@@ -65,6 +65,8 @@ export interface OutboundTcpOptions {
   httpFilters: () => FilterChain["filters"];
   /** Outbound (CLIENT) access logs for tcp_proxy. */
   accessLog: readonly AccessLog[];
+  /** Network filters before each tcp_proxy (Istio's istio.stats, see telemetry-metrics.ts). */
+  statsFilters?: readonly NetworkFilter[];
 }
 
 interface PortChains {
@@ -93,7 +95,7 @@ function addServicePort(p: PortChains, input: ViewInput<TcpRouteProxyView>, s: S
       const serverNames = fresh(p, "tls", plan.serverNames);
       if (serverNames.length === 0) continue;
       p.tls = true;
-      p.chains.push({ name: `${s.hostname}:${port}|sni`, filter_chain_match: { server_names: serverNames, transport_protocol: "tls" }, filters: [tcpProxyFor(statPrefixOf(plan.target, s, port), plan.target, opts.accessLog)] });
+      p.chains.push({ name: `${s.hostname}:${port}|sni`, filter_chain_match: { server_names: serverNames, transport_protocol: "tls" }, filters: [...(opts.statsFilters ?? []), tcpProxyFor(statPrefixOf(plan.target, s, port), plan.target, opts.accessLog)] });
     }
     return;
   }
@@ -104,7 +106,7 @@ function addServicePort(p: PortChains, input: ViewInput<TcpRouteProxyView>, s: S
     p.chains.push({ name: `${s.hostname}:${port}|http`, filter_chain_match: { server_names: serverNames, application_protocols: [...HTTP_APPLICATION_PROTOCOLS] }, filters: opts.httpFilters() });
   }
   const target = tcpTarget(input, s, port);
-  p.chains.push({ name: `${s.hostname}:${port}|tcp`, filter_chain_match: { server_names: serverNames }, filters: [tcpProxyFor(statPrefixOf(target, s, port), target, opts.accessLog)] });
+  p.chains.push({ name: `${s.hostname}:${port}|tcp`, filter_chain_match: { server_names: serverNames }, filters: [...(opts.statsFilters ?? []), tcpProxyFor(statPrefixOf(target, s, port), target, opts.accessLog)] });
 }
 
 /** The virtual outbound listeners of a sidecar, by port number. */

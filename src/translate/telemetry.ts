@@ -84,7 +84,7 @@ export function telemetryLabelKeys(objects: readonly ConfigObject[]): Set<string
 }
 
 /** The Telemetry objects that apply to the proxy, least specific first (root, namespace, workload). */
-function levels(objects: readonly ConfigObject[], p: TelemetryProxyView, mesh: MeshConfig): ConfigObject[] {
+export function levels(objects: readonly ConfigObject[], p: TelemetryProxyView, mesh: MeshConfig): ConfigObject[] {
   const ts = telemetries(objects);
   const root = ts.find((o) => o.metadata.namespace === mesh.rootNamespace && matchLabels(o) === undefined);
   const ns = p.namespace === mesh.rootNamespace ? undefined : ts.find((o) => o.metadata.namespace === p.namespace && matchLabels(o) === undefined);
@@ -94,6 +94,8 @@ function levels(objects: readonly ConfigObject[], p: TelemetryProxyView, mesh: M
   });
   return [root, ns, workload].filter((o): o is ConfigObject => o !== undefined);
 }
+/** The same levels for other Telemetry sections (tracing: telemetry-tracing.ts). */
+export const telemetryLevels = levels;
 
 interface Decision {
   on: boolean;

@@ -20,6 +20,8 @@ export const TYPE = {
   fileAccessLog: "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
   tcpProxy: "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
   httpInspector: "type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector",
+  openTelemetryTracer: "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+  zipkinTracer: "type.googleapis.com/envoy.config.trace.v3.ZipkinConfig",
 } as const;
 
 export type TypeUrl = (typeof TYPE)[keyof typeof TYPE];
@@ -134,6 +136,53 @@ export interface HttpConnectionManager {
   common_http_protocol_options?: { idle_timeout?: Duration; max_headers_count?: UInt32Value };
   /** HTTP/1.1 Upgrade types proxied as such (Istio sets websocket on every HCM); others get 403 upgrade_failed. */
   upgrade_configs?: { upgrade_type: string; enabled?: BoolValue }[];
+  /** Spans for the requests of this connection manager (see HcmTracing). */
+  tracing?: HcmTracing;
+}
+
+// ---- Tracing (HttpConnectionManager.Tracing and the two providers Mizzen emits) ----
+/** envoy.type.v3.Percent: 0.0 - 100.0. */
+export interface Percent { value: number }
+/** HttpConnectionManager.Tracing. Envoy's defaults: every sampling 100 %, max_path_tag_length 256. */
+export interface HcmTracing {
+  client_sampling?: Percent;
+  random_sampling?: Percent;
+  overall_sampling?: Percent;
+  verbose?: boolean;
+  max_path_tag_length?: UInt32Value;
+  custom_tags?: CustomTag[];
+  provider?: { name: string; typed_config?: OpenTelemetryConfigAny | ZipkinConfigAny | ({ "@type": string } & Record<string, unknown>) };
+  spawn_upstream_span?: BoolValue;
+}
+/** envoy.type.tracing.v3.CustomTag: one of literal, environment, request_header, metadata. */
+export interface CustomTag {
+  tag: string;
+  literal?: { value: string };
+  environment?: { name: string; default_value?: string };
+  request_header?: { name: string; default_value?: string };
+  metadata?: { kind?: Record<string, unknown>; metadata_key?: { key: string; path?: { key: string }[] }; default_value?: string };
+}
+/** envoy.config.core.v3.HttpService: where an exporter POSTs (uri host+path, cluster, timeout). */
+export interface HttpService {
+  http_uri: { uri: string; cluster: string; timeout: Duration };
+  request_headers_to_add?: HeaderValueOption[];
+}
+export type OpenTelemetryConfigAny = { "@type": typeof TYPE.openTelemetryTracer } & OpenTelemetryConfig;
+/** envoy.config.trace.v3.OpenTelemetryConfig (OTLP over HTTP: http_service; over gRPC: grpc_service). */
+export interface OpenTelemetryConfig {
+  http_service?: HttpService;
+  grpc_service?: Record<string, unknown>;
+  service_name?: string;
+}
+export type ZipkinConfigAny = { "@type": typeof TYPE.zipkinTracer } & ZipkinConfig;
+/** envoy.config.trace.v3.ZipkinConfig (Mizzen emits HTTP_JSON: Zipkin's JSON v2). */
+export interface ZipkinConfig {
+  collector_cluster: string;
+  collector_endpoint: string;
+  trace_id_128bit?: boolean;
+  shared_span_context?: BoolValue;
+  collector_endpoint_version?: "HTTP_JSON" | "HTTP_PROTO" | "GRPC";
+  collector_hostname?: string;
 }
 
 /** envoy.config.accesslog.v3.AccessLog: a logger (typed_config) and when it writes (filter). */

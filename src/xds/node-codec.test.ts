@@ -31,6 +31,19 @@ test("health reporting rides in metadata as MIZZEN_HEALTH_REPORTING and is absen
   assert.equal(nodeFromEnvoy(off).healthReporting, undefined);
 });
 
+test("the metrics port rides in metadata as MIZZEN_METRICS_PORT (0 = none); junk or absence leaves it unset", () => {
+  for (const metricsPort of [15090, 0]) {
+    const node = testNode("web", { metricsPort, proxyVersion: "mizzen-0.1.0" });
+    const envoy = nodeToEnvoy(node);
+    assert.equal(fromStruct(envoy.metadata).MIZZEN_METRICS_PORT, String(metricsPort));
+    assert.deepEqual(nodeFromEnvoy(decodeRequest(encodeRequest({ node: envoy as Record<string, unknown>, type_url: "t" })).node), node);
+  }
+  assert.equal(fromStruct(nodeToEnvoy(testNode("web")).metadata).MIZZEN_METRICS_PORT, undefined);
+  for (const junk of ["x", "70000", "-1", "1.5", ""]) {
+    assert.equal(nodeFromEnvoy({ id: "sidecar~1.2.3.4~a.default~default.svc.cluster.local", metadata: toStruct({ MIZZEN_METRICS_PORT: junk }) }).metricsPort, undefined, junk);
+  }
+});
+
 test("grpc-js-xds style node: user-chosen id, GENERATOR=grpc marks proxyless", () => {
   const node = nodeFromEnvoy({
     id: "my-grpc-client",

@@ -33,6 +33,7 @@ export function nodeToEnvoy(node: ProxyNode): EnvoyNode {
   if (node.healthReporting) meta[META.healthReporting] = "true";
   if (node.type === "grpc") meta[META.generator] = "grpc";
   if (node.proxyVersion) meta[META.proxyVersion] = node.proxyVersion;
+  if (node.metricsPort !== undefined) meta[META.metricsPort] = String(node.metricsPort);
   const out: EnvoyNode = { id: node.id, cluster: `${node.name}.${node.namespace}`, metadata: toStruct(meta), user_agent_name: USER_AGENT };
   if (node.proxyVersion) out.user_agent_version = node.proxyVersion;
   return out;
@@ -143,6 +144,8 @@ export function nodeFromEnvoy(envoyNode: unknown): ProxyNode {
   if (truthy(meta[META.healthReporting])) node.healthReporting = true;
   const version = str(meta[META.proxyVersion]) ?? (agent ? `${agent}${agentVersion ? ` ${agentVersion}` : ""}` : undefined);
   if (version) node.proxyVersion = version;
+  const metricsPort = Number(str(meta[META.metricsPort]) ?? NaN);
+  if (Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535) node.metricsPort = metricsPort;
   return node;
 }
 

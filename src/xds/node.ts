@@ -35,6 +35,11 @@ export interface ProxyNode {
   healthReporting?: boolean;
   /** Free-form version of the proxy software. */
   proxyVersion?: string;
+  /**
+   * Port of the Prometheus page (/stats/prometheus) on the pod IP; 0 when the proxy serves none.
+   * Absent: Istio's 15090 is assumed (Envoy and other clients do not send it).
+   */
+  metricsPort?: number;
 }
 
 /** Metadata keys carried in node.metadata. */
@@ -51,4 +56,5 @@ export const META = {
   autoRegister: "MIZZEN_AUTO_REGISTER",
   healthReporting: "MIZZEN_HEALTH_REPORTING",
   proxyVersion: "ISTIO_VERSION",
+  metricsPort: "MIZZEN_METRICS_PORT", // where the dashboard scrapes the proxy's metrics
 } as const;

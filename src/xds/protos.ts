@@ -40,6 +40,11 @@ export const ROOT_FILES: readonly string[] = [
   "envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto",
   "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
   "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto",
+  "envoy/config/trace/v3/opentelemetry.proto",
+  "envoy/config/trace/v3/zipkin.proto",
+  "envoy/type/tracing/v3/custom_tag.proto",
+  // Istio's istio.stats filter config (stats.PluginConfig) travels in a TypedStruct.
+  "udpa/type/v1/typed_struct.proto",
 ];
 
 /** Options for every decode into the object form envoy-types.ts describes. */

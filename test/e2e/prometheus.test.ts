@@ -4,15 +4,14 @@
 // service, error ratio, p99 latency from the duration histogram, and connected proxies.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startMesh, type TestMesh } from "../support/mesh.ts";
-import { freePort, viaProxy, waitFor } from "../support/http.ts";
+import { viaProxy, waitFor } from "../support/http.ts";
+import { byLabel, startPrometheus, type PrometheusServer, type Sample } from "../support/prometheus-server.ts";
 
-const PROMETHEUS = "/usr/bin/prometheus";
 const SUBNET = 108;
 const SIDECARS = 6;
 const EXAMPLE = fileURLToPath(new URL("../../examples/bookinfo", import.meta.url));
@@ -39,94 +38,26 @@ spec:
 `;
 
 const dir = mkdtempSync(join(tmpdir(), "mizzen-prometheus-"));
-// Prometheus's config and TSDB live outside the mesh's config folder, which is watched.
-const promDir = mkdtempSync(join(tmpdir(), "mizzen-prometheus-tsdb-"));
 let mesh: TestMesh | undefined;
-let prometheus: ChildProcess | undefined;
-
-async function stopPrometheus(): Promise<void> {
-  const p = prometheus;
-  if (!p || p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.once("exit", r));
-  p.kill("SIGTERM");
-  const t = setTimeout(() => p.kill("SIGKILL"), 5_000);
-  await exited;
-  clearTimeout(t);
-}
+let prometheus: PrometheusServer | undefined;
 
 after(async () => {
-  await stopPrometheus();
+  await prometheus?.stop();
   await mesh?.stop();
   rmSync(dir, { recursive: true, force: true });
-  rmSync(promDir, { recursive: true, force: true });
 });
 
-interface Sample { metric: Record<string, string>; value: [number, string] }
-
-/** One instant query; the result vector (throws on an API error). */
-async function query(base: string, promql: string): Promise<Sample[]> {
-  const res = await fetch(`${base}/api/v1/query?${new URLSearchParams({ query: promql })}`, { signal: AbortSignal.timeout(5_000) });
-  const body = (await res.json()) as { status: string; error?: string; data?: { resultType: string; result: Sample[] } };
-  if (body.status !== "success" || body.data?.resultType !== "vector") throw new Error(`query ${promql} failed: ${body.error ?? JSON.stringify(body).slice(0, 300)}`);
-  return body.data.result;
-}
-
-/** Values by one label (its short service name when the label is destination_service). */
-function byLabel(samples: Sample[], label: string): Map<string, number> {
-  return new Map(samples.map((s) => [(s.metric[label] ?? "").split(".")[0], Number(s.value[1])]));
-}
-
-function prometheusConfig(debugPort: number): string {
-  const sidecars = Array.from({ length: SIDECARS }, (_, i) => `'127.${SUBNET}.1.${i + 1}:15090'`).join(", ");
-  return [
-    "global:",
-    "  scrape_interval: 1s",
-    "  scrape_timeout: 1s",
-    "  evaluation_interval: 1s",
-    "scrape_configs:",
-    "  - job_name: envoy-stats",
-    "    metrics_path: /stats/prometheus",
-    `    static_configs: [ { targets: [${sidecars}] } ]`,
-    "  - job_name: istiod",
-    "    metrics_path: /metrics",
-    `    static_configs: [ { targets: ['127.0.0.1:${debugPort}'] } ]`,
-    "",
-  ].join("\n");
-}
-
 test("Prometheus scrapes sidecars and control plane; Istio's dashboard queries answer", { timeout: 55_000 }, async () => {
-  assert.ok(existsSync(PROMETHEUS), `${PROMETHEUS} is missing: install Debian's prometheus package (apt-get install -y prometheus; .ci/run does it)`);
   cpSync(EXAMPLE, dir, { recursive: true });
   writeFileSync(join(dir, "faults.yaml"), FAULTS);
   mesh = await startMesh(dir, SUBNET, SIDECARS);
-  const debugPort = Number(new URL(mesh.debugUrl).port);
-
-  const promPort = await freePort();
-  const configFile = join(promDir, "prometheus.yml");
-  writeFileSync(configFile, prometheusConfig(debugPort));
-  let promOut = "";
-  prometheus = spawn(PROMETHEUS, [
-    `--config.file=${configFile}`,
-    `--storage.tsdb.path=${join(promDir, "data")}`,
-    `--web.listen-address=127.0.0.1:${promPort}`,
-    "--log.level=warn",
-  ], { stdio: ["ignore", "pipe", "pipe"] });
-  prometheus.stdout!.on("data", (c: Buffer) => (promOut += c.toString()));
-  prometheus.stderr!.on("data", (c: Buffer) => (promOut += c.toString()));
-  const prom = `http://127.0.0.1:${promPort}`;
-  await waitFor("Prometheus ready", async () => {
-    if (prometheus!.exitCode !== null) throw new Error(`prometheus exited with ${prometheus!.exitCode}: ${promOut.slice(-2000)}`);
-    return (await fetch(`${prom}/-/ready`)).status === 200;
-  }, 15_000, 100);
-
-  // Prometheus applies discovered targets a few seconds after start: wait until every target
-  // has been scraped, so the traffic below lands in at least two scrapes (rate() needs two).
-  await waitFor("every target scraped and up", async () => {
-    const up = await query(prom, "up");
-    return up.length === SIDECARS + 1 && up.every((s) => s.value[1] === "1");
-  }, 15_000, 250).catch(async (err) => {
-    throw new Error(`${(err as Error).message}\ntargets: ${JSON.stringify(await query(prom, "up").catch((e) => String(e)))}\n${promOut.slice(-2000)}`);
-  });
+  const m = mesh;
+  const debugPort = Number(new URL(m.debugUrl).port);
+  prometheus = await startPrometheus({ sidecars: Array.from({ length: SIDECARS }, (_, i) => `${m.podIp(i + 1)}:15090`), control: `127.0.0.1:${debugPort}` });
+  const prom = prometheus;
+  const query = (q: string) => prom.query(q);
+  // Every target scraped, so the traffic below lands in at least two scrapes (rate() needs two).
+  await prom.waitAllUp(SIDECARS + 1);
 
   // Traffic through productpage's sidecar: pages (productpage -> details, reviews), ratings
   // directly, some ratings aborted by the fault, and the endpoint-less service.
@@ -155,11 +86,11 @@ test("Prometheus scrapes sidecars and control plane; Istio's dashboard queries a
   const rateQuery = 'sum(rate(istio_requests_total{reporter="destination"}[1m])) by (destination_service)';
   let lastRates: Sample[] = [];
   const rates = await waitFor("request rates for all four services", async () => {
-    lastRates = await query(prom, rateQuery);
+    lastRates = await query(rateQuery);
     const r = byLabel(lastRates, "destination_service");
     return ["productpage", "reviews", "details", "ratings"].every((s) => (r.get(s) ?? 0) > 0) ? r : undefined;
   }, 15_000, 250).catch(async (err) => {
-    const series = await query(prom, "count(istio_requests_total) by (reporter, destination_service)").catch((e) => String(e));
+    const series = await query("count(istio_requests_total) by (reporter, destination_service)").catch((e) => String(e));
     throw new Error(`${(err as Error).message}\nlast: ${JSON.stringify(lastRates)}\nseries: ${JSON.stringify(series)}`);
   });
   for (const s of ["productpage", "reviews", "details", "ratings"]) assert.ok(rates.get(s)! > 0, `${s} has a request rate`);
@@ -168,30 +99,28 @@ test("Prometheus scrapes sidecars and control plane; Istio's dashboard queries a
   // aborts the faulted requests and answers the endpoint-less service itself).
   const errors = 'sum(rate(istio_requests_total{reporter="source",response_code=~"5.."}[1m])) by (destination_service)';
   const total = 'sum(rate(istio_requests_total{reporter="source"}[1m])) by (destination_service)';
-  const ratio = byLabel(await query(prom, `${errors} / ${total}`), "destination_service");
+  const ratio = byLabel(await query(`${errors} / ${total}`), "destination_service");
   assert.ok((ratio.get("ratings") ?? 0) > 0 && ratio.get("ratings")! < 1, `ratings mixes 5xx and successes: ${ratio.get("ratings")}`);
   assert.equal(ratio.get("nowhere"), 1, "every request to the service without endpoints failed");
   // A series with no 5xx has no error series at all, so its error ratio is absent; the
   // success ratio (non-5xx / all) says the same thing from the other side.
   assert.equal(ratio.get("productpage"), undefined, "no 5xx series for productpage");
-  const success = byLabel(await query(prom, `sum(rate(istio_requests_total{reporter="source",response_code!~"5.."}[1m])) by (destination_service) / ${total}`), "destination_service");
+  const success = byLabel(await query(`sum(rate(istio_requests_total{reporter="source",response_code!~"5.."}[1m])) by (destination_service) / ${total}`), "destination_service");
   assert.equal(success.get("productpage"), 1, "every productpage request succeeded");
   assert.ok((success.get("ratings") ?? 0) > 0, "ratings also has non-5xx traffic");
   assert.equal(success.get("nowhere"), undefined, "no non-5xx series for nowhere");
 
-  const p99 = byLabel(await query(prom, 'histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{reporter="destination"}[1m])) by (le, destination_service))'), "destination_service");
+  const p99 = byLabel(await query('histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{reporter="destination"}[1m])) by (le, destination_service))'), "destination_service");
   const reviewsP99 = p99.get("reviews");
   assert.ok(reviewsP99 !== undefined && Number.isFinite(reviewsP99) && reviewsP99 > 0, `p99 latency of reviews is a number: ${reviewsP99}`);
 
   // The control plane: one connected proxy per sidecar, and pushes of all four types.
-  const xds = await query(prom, "sum(pilot_xds)");
+  const xds = await query("sum(pilot_xds)");
   assert.equal(Number(xds[0]?.value[1]), SIDECARS, "pilot_xds counts every sidecar");
-  const pushes = byLabel(await query(prom, "sum(pilot_xds_pushes) by (type)"), "type");
+  const pushes = byLabel(await query("sum(pilot_xds_pushes) by (type)"), "type");
   for (const t of ["lds", "rds", "cds", "eds"]) assert.ok((pushes.get(t) ?? 0) >= SIDECARS, `pilot_xds_pushes{type="${t}"} ${pushes.get(t)}`);
-  const objects = byLabel(await query(prom, "mizzen_config_objects"), "state");
+  const objects = byLabel(await query("mizzen_config_objects"), "state");
   assert.ok((objects.get("accepted") ?? 0) >= 6, `accepted config objects: ${objects.get("accepted")}`);
   assert.equal(objects.get("rejected"), 0);
   console.log(`# prometheus: rates ${JSON.stringify(Object.fromEntries(rates))}; reviews p99 ${reviewsP99} ms; ratings error ratio ${ratio.get("ratings")?.toFixed(2)}`);
-
-  await stopPrometheus();
 });

@@ -1,4 +1,5 @@
 // PeerAuthentication, AuthorizationPolicy, RequestAuthentication and Telemetry semantics.
+import { checkTelemetryMetrics } from "./telemetry-metrics.ts";
 import { isObj, Issues, labelMap, list, obj, percent, str } from "./checks.ts";
 import type { Obj } from "./checks.ts";
 import type { PathSegment } from "../yaml.ts";
@@ -84,4 +85,5 @@ export function validateTelemetry(spec: Obj, out: Issues): void {
     const pct = obj(t).randomSamplingPercentage;
     if (pct !== undefined) out.check(["spec", "tracing", i, "randomSamplingPercentage"], percent(pct, "randomSamplingPercentage"));
   });
+  checkTelemetryMetrics(spec, out);
 }

@@ -320,13 +320,17 @@ export class ForwardExchange {
     log.upstreamLocal = r.socket?.localAddress ? `${r.socket.localAddress}:${r.socket.localPort}` : "-";
     this.upstreamRes = r;
     const trailers: OutgoingHttpHeaders = {};
+    if (headers["grpc-status"] !== undefined) log.grpcStatus = String(headers["grpc-status"]); // trailers-only answer
     if (headers["grpc-status"] !== undefined && this.f.req.httpVersionMajor === 2) {
       for (const k of GRPC_STATUS_HEADERS) if (headers[k] !== undefined) {
         trailers[k] = headers[k];
         delete headers[k];
       }
     }
-    r.on("trailers", (t: IncomingMessage["headers"]) => Object.assign(trailers, endToEndHeaders(t)));
+    r.on("trailers", (t: IncomingMessage["headers"]) => {
+      Object.assign(trailers, endToEndHeaders(t));
+      if (t["grpc-status"] !== undefined) log.grpcStatus = String(t["grpc-status"]);
+    });
     r.once("end", () => {
       if (Object.keys(trailers).length > 0) res.addTrailers(trailers);
     });

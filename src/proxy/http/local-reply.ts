@@ -66,6 +66,7 @@ function sendGrpcLocalReply(res: ServerResponse, log: RequestLog, reply: LocalRe
   };
   if (log.replyPeer) addPeerHeaders(headers, log.replyPeer);
   log.status = 200;
+  log.grpcStatus = String(headers["grpc-status"]);
   log.bytesSent = 0;
   // HTTP/2: one HEADERS frame with END_STREAM, what gRPC calls "trailers-only".
   const stream = (res as unknown as { stream?: { respond(h: Record<string, string | number>, o: { endStream: boolean }): void; headersSent: boolean } }).stream;

@@ -26,6 +26,7 @@ import type { RecentFailures } from "../telemetry/recent-failures.ts";
 import { addPeerHeaders, takePeerHeaders } from "../telemetry/peer-metadata.ts";
 import { peerPrincipal, type TlsContexts } from "../tls/contexts.ts";
 import { forwardUpgrade, UPGRADE_FAILED, upgradeOf } from "../listen/upgrade.ts";
+import type { Tracer } from "../telemetry/tracing/tracer.ts";
 
 export interface HttpContext {
   snapshot(): Snapshot;
@@ -39,6 +40,8 @@ export interface HttpContext {
   telemetry?: IstioMetrics;
   /** TLS contexts from the workload certificate (inbound mTLS, upstream mTLS). */
   tls: TlsContexts;
+  /** Spans for connection managers with tracing; without it their requests are not traced. */
+  tracer?: Tracer;
   /** The last failed requests, for admin /recent_failures and `mizzen describe`. */
   failures?: RecentFailures;
 }
@@ -94,9 +97,13 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
     log.downstreamPrincipal = peerPrincipal(sock);
   }
   const telemetry = ctx.telemetry;
-  if (telemetry && listener.inbound) log.replyPeer = telemetry;
+  // As Istio: only a peer that sent its metadata (a sidecar) gets ours back; other clients never see it.
+  if (telemetry && listener.inbound && log.downstreamPeer !== undefined) log.replyPeer = telemetry;
   if (hcm.generateRequestId && headers["x-request-id"] === undefined) headers["x-request-id"] = randomUUID();
   log.requestId = headers["x-request-id"] as string | undefined;
+  // The span's context goes into the request headers, so every copy sent upstream carries it.
+  const tracing = hcm.tracing;
+  const span = tracing && ctx.tracer ? ctx.tracer.start(tracing, headers) : undefined;
   res.once("close", () => {
     if (!res.writableFinished && !log.endedByProxy && !log.flags.includes("DC")) {
       log.addFlag("DC");
@@ -106,8 +113,9 @@ export function handleRequest(ctx: HttpContext, listenerName: string, fallback: 
     stats.inc(codeClassStat(log.status));
     if (log.flags) for (const f of log.flags.split(",")) stats.inc(flagStat(f));
     if (hcm.accessLog) writeAccessLogs(hcm.accessLog.loggers, log, headers, ctx.accessLog);
-    if (telemetry) telemetry.record(listener.inbound, snap.clusters.get(log.upstreamCluster), log);
+    if (telemetry) telemetry.record(listener.inbound, snap.clusters.get(log.upstreamCluster), log, hcm.filters.stats, headers);
     ctx.failures?.note(listener.inbound, log);
+    if (span) ctx.tracer!.finish(span, tracing!, listener.inbound, log, headers, snap.clusters.get(log.upstreamCluster));
   });
 
   // Inside a CONNECT tunnel a request without Host is for the tunnel's authority.

@@ -31,6 +31,8 @@ export class RequestLog {
   userAgent: string | undefined;
   /** A gRPC request (content-type application/grpc*): local replies answer with grpc-status. */
   grpc = false;
+  /** The gRPC status the response carried (trailers, a trailers-only answer, or a local reply's). */
+  grpcStatus: string | undefined = undefined;
   /** Peer metadata (x-envoy-peer-metadata) the downstream sent with the request, and the upstream with its response. */
   downstreamPeer: string | undefined;
   /** The downstream's verified SPIFFE ID (mTLS), when the request came over mesh TLS. */

@@ -13,6 +13,7 @@ import net, { type Socket } from "node:net";
 import type http from "node:http";
 import type { IncomingMessage } from "node:http";
 import type { HttpContext } from "../http/request-handler.ts";
+import { RequestLog } from "../http/request-log.ts";
 import { markTunnel } from "../http/tunnel-authority.ts";
 import { rejectedStat, STAT } from "../stats.ts";
 import type { CompiledListener } from "../state/types.ts";
@@ -140,10 +141,30 @@ function passthroughOrClose(t: TunnelHost, socket: Socket, first: Buffer, author
   ctx.stats.inc(STAT.connectPassthrough);
   const upstream = net.connect({ host: target.host, port: target.port });
   t.rawSockets.add(upstream);
+  // Istio's TCP metrics, reported as a source to PassthroughCluster; bytes counted as they pass.
+  const log = new RequestLog();
+  log.upstreamCluster = PASSTHROUGH_CLUSTER;
+  const report = ctx.telemetry?.tcp.begin({ inbound: false, log, config: undefined });
+  if (report) {
+    log.bytesReceived = first.length;
+    socket.on("data", (c: Buffer) => {
+      log.bytesReceived += c.length;
+    });
+    upstream.on("data", (c: Buffer) => {
+      log.bytesSent += c.length;
+    });
+    socket.once("close", () => report.end(cluster, authority));
+  }
   const connectTimer = setTimeout(() => upstream.destroy(new Error(`connect timeout after ${cluster.connectTimeoutMs} ms`)), cluster.connectTimeoutMs);
-  upstream.once("connect", () => clearTimeout(connectTimer));
+  let connected = false;
+  upstream.once("connect", () => {
+    connected = true;
+    clearTimeout(connectTimer);
+    report?.resolve(cluster, authority);
+  });
   upstream.on("error", (err) => {
     clearTimeout(connectTimer);
+    if (!connected) log.addFlag("UF");
     ctx.logger.debug({ listener: t.listenerName, authority, err: err.message }, "passthrough tunnel upstream failed");
     socket.destroy();
   });

@@ -11,6 +11,7 @@ import type { HttpContext } from "../http/request-handler.ts";
 import { RequestLog } from "../http/request-log.ts";
 import { writeAccessLogs } from "../http/access-log.ts";
 import { peerPrincipal } from "../tls/contexts.ts";
+import type { TcpConnectionReport } from "../telemetry/istio-tcp-metrics.ts";
 
 export interface TcpProxyHost {
   ctx: HttpContext;
@@ -88,6 +89,8 @@ class TcpSession {
   private readonly down: net.Socket;
   private readonly proxy: CompiledTcpProxy;
   private readonly info: TcpConnectionInfo;
+  /** Istio's TCP metrics for this connection; undefined when metrics are off. */
+  private readonly report: TcpConnectionReport | undefined;
 
   constructor(host: TcpProxyHost, down: net.Socket, proxy: CompiledTcpProxy, info: TcpConnectionInfo) {
     this.host = host;
@@ -104,6 +107,14 @@ class TcpSession {
       log.downstreamTls = true;
       log.downstreamPrincipal = peerPrincipal(down);
     }
+    const sni = (down as { servername?: unknown }).servername;
+    this.report = host.ctx.telemetry?.tcp.begin({ inbound: host.listener.inbound, log, config: proxy.stats, serverName: typeof sni === "string" ? sni : undefined });
+  }
+
+  /** A passthrough connection's original destination, which names its destination_service. */
+  private target(): string | undefined {
+    const d = this.info.originalDestination;
+    return d ? hostPort(d.host, d.port) : undefined;
   }
 
   start(): void {
@@ -236,6 +247,7 @@ class TcpSession {
       this.log.upstreamTls = true;
       this.log.upstreamPrincipal = peerPrincipal(up);
     }
+    this.report?.resolve(this.cluster, this.target());
     if (this.downClosed) {
       up.destroy();
       return;
@@ -311,6 +323,7 @@ class TcpSession {
     clearTimeout(this.connectTimer);
     const { ctx } = this.host;
     ctx.stats.inc(this.names.cxActive, -1);
+    this.report?.end(this.cluster, this.target());
     const logs = this.proxy.accessLog;
     if (logs) writeAccessLogs(logs.loggers, this.log, undefined, ctx.accessLog);
   }

@@ -14,6 +14,8 @@ import { compileRouteTable } from "./compile-route-table.ts";
 import { addHcmFilter, type HcmFilters } from "../http/filters/http-filters.ts";
 import { compileAccessLogs } from "../http/access-log.ts";
 import { compileDownstreamTls, isRawBuffer } from "../tls/compile-transport.ts";
+import { compileTracing } from "../telemetry/tracing/compile-tracing.ts";
+import { compileStatsConfig, isStatsFilter } from "../telemetry/stats-config.ts";
 
 const ROUTER_NAME = "envoy.filters.http.router";
 const HCM_NAME = "envoy.filters.network.http_connection_manager";
@@ -53,6 +55,7 @@ function compileHcm(hcm: HttpConnectionManager, field: string): CompiledHcm {
   const accessLog = loggers.length > 0 ? { loggers } : undefined;
   const upgradeTypes = compileUpgrades(hcm.upgrade_configs, `${field}.upgrade_configs`);
   const maxHeaders = hcm.common_http_protocol_options?.max_headers_count?.value ?? DEFAULT_MAX_HEADERS;
+  const tracing = hcm.tracing ? compileTracing(hcm.tracing, `${field}.tracing`) : undefined;
   return {
     statPrefix: hcm.stat_prefix || "http",
     inlineRoutes,
@@ -65,6 +68,7 @@ function compileHcm(hcm: HttpConnectionManager, field: string): CompiledHcm {
     idleTimeoutMs: durationMs(hcm.common_http_protocol_options?.idle_timeout, `${field}.common_http_protocol_options.idle_timeout`) ?? 3_600_000,
     filters: httpFilters,
     ...(upgradeTypes ? { upgradeTypes } : {}),
+    ...(tracing ? { tracing } : {}),
   };
 }
 
@@ -138,6 +142,9 @@ function compileChain(fc: FilterChain, field: string): CompiledFilterChain {
   if (hcmFilter && tcpIndex >= 0) throw new ConfigInvalid(`${field}.filters`, "a chain ends in one terminal filter: http_connection_manager or tcp_proxy, not both");
   if (tcpIndex >= 0) {
     const tcpProxy = compileTcpProxy(filters[tcpIndex]!.typed_config as unknown as TcpProxy, `${field}.filters[${tcpIndex}].typed_config`);
+    // Istio puts its istio.stats network filter before the tcp_proxy: the chain's metric overrides.
+    const statsAt = filters.findIndex(isStatsFilter);
+    if (statsAt >= 0) tcpProxy.stats = compileStatsConfig(filters[statsAt]!.typed_config as unknown as Record<string, unknown>, `${field}.filters[${statsAt}].typed_config`);
     return { ...base, hcm: undefined, tcpProxy, unsupportedReason: undefined };
   }
   if (!hcmFilter) {

@@ -5,6 +5,8 @@ import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } fro
 import type { HcmFilters, RouteFilterConfigs } from "../http/filters/http-filters.ts";
 import type { CompiledAccessLog } from "../http/access-log.ts";
 import type { CompiledDownstreamTls, CompiledUpstreamTls } from "../tls/compile-transport.ts";
+import type { CompiledTracing } from "../telemetry/tracing/compile-tracing.ts";
+import type { CompiledStatsConfig } from "../telemetry/stats-config.ts";
 
 /** What route matching looks at, computed once per request. */
 export interface MatchInput {
@@ -124,6 +126,8 @@ export interface CompiledHcm {
   filters: HcmFilters;
   /** upgrade_configs: Upgrade types (lower case) proxied as upgrades; others get 403 upgrade_failed. Absent = none. */
   upgradeTypes?: ReadonlySet<string>;
+  /** HttpConnectionManager.tracing: spans for this connection manager's requests. Absent = none. */
+  tracing?: CompiledTracing;
 }
 
 /** tcp_proxy: each downstream connection gets its own upstream connection to one endpoint. */
@@ -137,6 +141,8 @@ export interface CompiledTcpProxy {
   accessLog: AccessLogConfig | undefined;
   /** max_connect_attempts (Envoy's default 1). */
   maxConnectAttempts: number;
+  /** The chain's istio.stats network filter: Telemetry metric overrides for TCP; absent = Istio's defaults. */
+  stats?: CompiledStatsConfig;
 }
 
 export interface CompiledFilterChain {

@@ -150,3 +150,23 @@ test("the metrics server answers /stats/prometheus and nothing else", async () =
   // A port already taken: logged, no crash, no server.
   assert.equal(await startMetricsServer("127.0.0.1", m.port, () => "", silentLogger), undefined);
 });
+
+test("an inbound sidecar answers with its peer metadata only to a peer that sent its own (as Istio)", async () => {
+  const app = await startUpstream("details-app");
+  cleanups.push(() => app.close());
+  const server: DataPlane = createDataPlane({ node: node("details-v1", "details", "v1"), drainMs: 100, accessLog: () => {} });
+  cleanups.push(() => server.close());
+  assert.equal(await feed(server, {
+    clusters: [{ name: "inbound|80||", type: "STATIC", connect_timeout: { seconds: 1 }, load_assignment: cla("inbound|80||", [{ port: app.port }]) }],
+    listeners: [hcmListener("inbound|80", { inbound: true, routeConfig: routeConfig("inbound|80", [vhost("inbound", ["*"], [toCluster("inbound|80||")])]) })],
+  }), null);
+  const port = server.listeners.port("inbound|80")!;
+  const plain = await viaProxy(port, "http://details/");
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers[PEER_METADATA_HEADER], undefined, "a client outside the mesh learns nothing about the workload");
+  assert.equal(plain.headers[PEER_ID_HEADER], undefined);
+  const fromSidecar = await viaProxy(port, "http://details/", { headers: { [PEER_METADATA_HEADER]: Buffer.from(JSON.stringify({ NAME: "productpage-v1", NAMESPACE: "default" })).toString("base64") } });
+  assert.equal(fromSidecar.status, 200);
+  assert.ok(fromSidecar.headers[PEER_METADATA_HEADER], "a sidecar gets the destination's metadata back");
+  assert.equal(fromSidecar.headers[PEER_ID_HEADER], "sidecar~127.0.0.1~details-v1.default~default.svc.cluster.local");
+});

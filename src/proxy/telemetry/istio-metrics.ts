@@ -2,33 +2,43 @@
 // istio_request_bytes, istio_response_bytes) with Istio's labels, so Istio's Grafana
 // dashboards and Kiali queries work unchanged. The outbound side reports as "source", the
 // inbound side as "destination"; the other side's identity comes from peer metadata headers.
+// The TCP metrics are istio-tcp-metrics.ts; both render on one page.
 //
 // Hot path: the ~20 workload and service labels are rendered once per (direction, peer,
 // cluster or authority) into a prefix string; each prefix keeps its series by a short
-// "code|flags|protocol" key. A request costs two map lookups and a few increments.
+// "code|flags|grpc status|principal" key, and a series holds the four cells it updates. A
+// request costs two map lookups and a few increments. A Telemetry override (istio.stats,
+// stats-config.ts) adds its id, and the request values its tags read, to that key.
+import type { IncomingHttpHeaders } from "node:http";
 import type { CompiledCluster } from "../state/types.ts";
 import type { RequestLog } from "../http/request-log.ts";
 import type { ProxyNode } from "../../xds/node.ts";
-import { Histogram, renderLabels, writeCounter, writeHistogram, type CounterSample, type HistogramSample } from "./prometheus-text.ts";
+import { grpcStatusOf } from "../http/local-reply.ts";
+import { renderLabels, type Histogram } from "./prometheus-text.ts";
 import { UNKNOWN, UNKNOWN_PEER, decodePeerMetadata, encodePeerMetadata, peerFromNode, type PeerInfo } from "./peer-metadata.ts";
-import { catchAllServiceName, serviceFromAuthority, type DestinationService } from "./destination-service.ts";
+import { catchAllServiceName, serviceFromAuthority } from "./destination-service.ts";
+import { CounterFamily, HistogramFamily, labelsWithRules, type CounterCell, type LabelPair } from "./metric-families.ts";
+import { identityPairs } from "./identity-labels.ts";
+import type { CompiledStatsConfig, TagSource } from "./stats-config.ts";
+import { IstioTcpMetrics } from "./istio-tcp-metrics.ts";
 
 /** Envoy's default histogram buckets, which Istio's sidecars use for all three histograms. */
 export const ISTIO_BUCKETS: readonly number[] = Object.freeze([0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000]);
 /** Beyond this many series new label combinations are dropped (and counted), bounding memory. */
 export const MAX_SERIES = 20_000;
-const MAX_CACHED_PEERS = 512;
+export const MAX_CACHED_PEERS = 512;
 
+/** The cells one request updates; undefined where an override dropped the metric. */
 interface Series {
-  labels: string;
-  requests: number;
-  duration: Histogram;
-  requestBytes: Histogram;
-  responseBytes: Histogram;
+  requests: CounterCell | undefined;
+  duration: Histogram | undefined;
+  requestBytes: Histogram | undefined;
+  responseBytes: Histogram | undefined;
 }
 
 interface Prefix {
   labels: string;
+  pairs: LabelPair[];
   series: Map<string, Series>;
 }
 
@@ -42,17 +52,42 @@ function peerEntry(info: PeerInfo): PeerEntry {
   return { info, prefixes: [new Map(), new Map()] };
 }
 
+/** Istio's grpc_response_status: the grpc-status the response carried, else Envoy's mapping of the HTTP status. */
+export function grpcResponseStatus(log: RequestLog): string {
+  if (log.grpcStatus !== undefined) return log.grpcStatus;
+  return log.status > 0 ? String(grpcStatusOf(log.status)) : "";
+}
+
+/** A request-dependent tag value (header, host, method, path); "unknown" when absent. */
+function tagValue(s: TagSource, log: RequestLog, headers: IncomingHttpHeaders | undefined): string {
+  if (s.kind === "literal") return s.value;
+  if (s.kind === "header") {
+    const v = headers?.[s.name];
+    return v === undefined ? UNKNOWN : Array.isArray(v) ? v.join(",") : v;
+  }
+  const v = s.field === "host" ? log.authority : s.field === "method" ? log.method : log.path;
+  return v === "-" ? UNKNOWN : v;
+}
+
 export class IstioMetrics {
   /** This proxy as a peer sees it; precomputed x-envoy-peer-metadata / -id values. */
   readonly self: PeerInfo;
   readonly peerMetadata: string;
   readonly peerId: string;
-  private readonly namespace: string;
+  readonly namespace: string;
+  /** Istio's TCP metrics, reported by tcp_proxy connections. */
+  readonly tcp: IstioTcpMetrics;
   /** By raw header value; each entry keeps its own series, so a lookup never hashes a joined key. */
   private readonly peers = new Map<string, PeerEntry>();
   private readonly unknownPeer = peerEntry(UNKNOWN_PEER);
+  private lastPeerRaw: string | undefined;
+  private lastPeer: PeerEntry | undefined;
   private seriesCount = 0;
-  /** Requests not recorded because MAX_SERIES was reached. */
+  private readonly requests = new CounterFamily("istio_requests_total", "Requests handled by this proxy (Istio standard metric).");
+  private readonly duration = new HistogramFamily("istio_request_duration_milliseconds", "Duration of requests in milliseconds.", ISTIO_BUCKETS);
+  private readonly requestBytes = new HistogramFamily("istio_request_bytes", "Request body sizes in bytes.", ISTIO_BUCKETS);
+  private readonly responseBytes = new HistogramFamily("istio_response_bytes", "Response body sizes in bytes.", ISTIO_BUCKETS);
+  /** Requests (and TCP connections) not recorded because MAX_SERIES was reached. */
   dropped = 0;
 
   /** This proxy's own SPIFFE ID (its workload certificate), for the *_principal labels. */
@@ -63,10 +98,14 @@ export class IstioMetrics {
     this.peerMetadata = encodePeerMetadata(node);
     this.peerId = node.id;
     this.namespace = node.namespace || "default";
+    this.tcp = new IstioTcpMetrics(this);
   }
 
   private peer(raw: string | undefined): PeerEntry | undefined {
     if (raw === undefined) return this.unknownPeer;
+    // Most requests come from the peer the last one came from: comparing the header value is
+    // cheaper than hashing it (a fresh ~200-character string each time) for the map.
+    if (raw === this.lastPeerRaw) return this.lastPeer;
     let p = this.peers.get(raw);
     if (!p) {
       // Peers are few; a flood of distinct values stops being tracked instead of growing memory.
@@ -74,14 +113,29 @@ export class IstioMetrics {
       p = peerEntry(decodePeerMetadata(raw));
       this.peers.set(raw, p);
     }
+    this.lastPeerRaw = raw;
+    this.lastPeer = p;
     return p;
+  }
+
+  /** Room for one more series (HTTP or TCP); counts a drop when there is none. */
+  admitSeries(): boolean {
+    if (this.seriesCount >= MAX_SERIES) {
+      this.dropped++;
+      return false;
+    }
+    this.seriesCount++;
+    return true;
   }
 
   /**
    * Records one finished request. `inbound`: the listener's direction; `cluster`: the cluster
-   * it was routed to (its Istio service metadata names the destination service), if any.
+   * it was routed to (its Istio service metadata names the destination service), if any;
+   * `config`: the connection manager's istio.stats overrides; `headers`: the request's, for
+   * tags an override reads from them.
    */
-  record(inbound: boolean, cluster: CompiledCluster | undefined, log: RequestLog, end = Date.now()): void {
+  record(inbound: boolean, cluster: CompiledCluster | undefined, log: RequestLog, config?: CompiledStatsConfig, headers?: IncomingHttpHeaders, end = Date.now()): void {
+    if (config?.httpOff) return;
     const peer = this.peer(inbound ? log.downstreamPeer : log.upstreamPeer);
     if (!peer) {
       this.dropped++;
@@ -99,77 +153,60 @@ export class IstioMetrics {
       }
       const fromAuthority = service ? undefined : serviceFromAuthority(log.authority, this.namespace);
       const svc = service ?? (catchAll ? { ...fromAuthority!, name: catchAll, namespace: UNKNOWN } : fromAuthority!);
-      prefix = { labels: this.prefixLabels(inbound, peer.info, svc), series: new Map() };
+      const pairs = identityPairs(inbound, this.self, peer.info, svc);
+      prefix = { labels: renderLabels(pairs), pairs, series: new Map() };
       byKey.set(serviceKey, prefix);
     }
     const grpc = log.grpc;
+    const grpcStatus = grpc ? grpcResponseStatus(log) : "";
     // Istio: the destination reports mutual_tls or none; the source reports unknown.
     const mtls = inbound ? log.downstreamTls : log.upstreamTls;
     const peerPrincipal = (inbound ? log.downstreamPrincipal : log.upstreamPrincipal) ?? UNKNOWN;
-    const ownPrincipal = mtls ? this.principal?.() ?? UNKNOWN : UNKNOWN;
-    const seriesKey = `${log.status}|${log.flags}|${grpc ? "g" : "h"}|${mtls ? peerPrincipal : ""}`;
+    let seriesKey = `${log.status}|${log.flags}|${grpc ? grpcStatus : "h"}|${mtls ? peerPrincipal : ""}`;
+    let dynamic: string[] | undefined;
+    if (config) {
+      seriesKey += `|${config.id}`;
+      if (config.dynamic.length > 0) {
+        dynamic = config.dynamic.map((s) => tagValue(s, log, headers));
+        seriesKey += `\n${dynamic.join("\n")}`;
+      }
+    }
     let s = prefix.series.get(seriesKey);
     if (!s) {
-      if (this.seriesCount >= MAX_SERIES) {
-        this.dropped++;
-        return;
-      }
-      this.seriesCount++;
-      const outcome = renderLabels([
+      if (!this.admitSeries()) return;
+      const ownPrincipal = mtls ? this.principal?.() ?? UNKNOWN : UNKNOWN;
+      const outcome: LabelPair[] = [
         ["request_protocol", grpc ? "grpc" : "http"],
         ["response_code", String(log.status)],
-        // gRPC status travels in trailers, which the proxy does not read yet.
-        ["grpc_response_status", grpc ? UNKNOWN : ""],
+        ["grpc_response_status", grpcStatus],
         ["response_flags", log.flags || "-"],
         ["connection_security_policy", inbound ? (mtls ? "mutual_tls" : "none") : UNKNOWN],
         ["source_principal", inbound ? peerPrincipal : ownPrincipal],
         ["destination_principal", inbound ? ownPrincipal : peerPrincipal],
-      ]);
-      s = { labels: `${prefix.labels},${outcome}`, requests: 0, duration: new Histogram(ISTIO_BUCKETS), requestBytes: new Histogram(ISTIO_BUCKETS), responseBytes: new Histogram(ISTIO_BUCKETS) };
+      ];
+      const base = `${prefix.labels},${renderLabels(outcome)}`;
+      const p = prefix;
+      const labels = (i: number): string | undefined => {
+        const rules = config?.http[i];
+        return rules ? labelsWithRules([...p.pairs, ...outcome], rules, dynamic ?? []) : base;
+      };
+      const l0 = labels(0), l1 = labels(1), l2 = labels(2), l3 = labels(3);
+      s = {
+        requests: l0 === undefined ? undefined : this.requests.cell(l0),
+        duration: l1 === undefined ? undefined : this.duration.cell(l1),
+        requestBytes: l2 === undefined ? undefined : this.requestBytes.cell(l2),
+        responseBytes: l3 === undefined ? undefined : this.responseBytes.cell(l3),
+      };
       prefix.series.set(seriesKey, s);
     }
-    s.requests++;
-    s.duration.observe(end - log.start);
-    s.requestBytes.observe(log.bytesReceived);
-    s.responseBytes.observe(log.bytesSent);
+    if (s.requests) s.requests.value++;
+    s.duration?.observe(end - log.start);
+    s.requestBytes?.observe(log.bytesReceived);
+    s.responseBytes?.observe(log.bytesSent);
   }
 
-  private prefixLabels(inbound: boolean, peer: PeerInfo, svc: DestinationService): string {
-    const src = inbound ? peer : this.self;
-    const dst = inbound ? this.self : peer;
-    return renderLabels([
-      ["reporter", inbound ? "destination" : "source"],
-      ["source_workload", src.workload],
-      ["source_canonical_service", src.canonicalService],
-      ["source_canonical_revision", src.canonicalRevision],
-      ["source_workload_namespace", src.namespace],
-      ["source_app", src.app],
-      ["source_version", src.version],
-      ["source_cluster", src.cluster],
-      ["destination_workload", dst.workload],
-      ["destination_workload_namespace", dst.namespace],
-      ["destination_app", dst.app],
-      ["destination_version", dst.version],
-      ["destination_service", svc.host],
-      ["destination_service_name", svc.name],
-      ["destination_service_namespace", svc.namespace],
-      ["destination_canonical_service", dst.canonicalService],
-      ["destination_canonical_revision", dst.canonicalRevision],
-      ["destination_cluster", dst.cluster],
-    ]);
-  }
-
-  private *allSeries(): Iterable<Series> {
-    for (const peer of [this.unknownPeer, ...this.peers.values()]) for (const byKey of peer.prefixes) for (const p of byKey.values()) yield* p.series.values();
-  }
-
-  /** The four families in Prometheus text format. */
+  /** The HTTP and TCP families in Prometheus text format. */
   render(): string {
-    const all = [...this.allSeries()];
-    const hist = (pick: (s: Series) => Histogram): HistogramSample[] => all.map((s) => ({ labels: s.labels, histogram: pick(s) }));
-    return writeCounter("istio_requests_total", "Requests handled by this proxy (Istio standard metric).", all.map((s): CounterSample => ({ labels: s.labels, value: s.requests })))
-      + writeHistogram("istio_request_duration_milliseconds", "Duration of requests in milliseconds.", hist((s) => s.duration))
-      + writeHistogram("istio_request_bytes", "Request body sizes in bytes.", hist((s) => s.requestBytes))
-      + writeHistogram("istio_response_bytes", "Response body sizes in bytes.", hist((s) => s.responseBytes));
+    return this.requests.render() + this.duration.render() + this.requestBytes.render() + this.responseBytes.render() + this.tcp.render();
   }
 }

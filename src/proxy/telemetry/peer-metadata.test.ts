@@ -55,3 +55,14 @@ test("the destination service comes from cluster metadata, else from the authori
   assert.deepEqual(serviceFromAuthority("10.1.2.3:80", "prod"), { host: "10.1.2.3", name: "10.1.2.3", namespace: "unknown" });
   assert.deepEqual(serviceFromAuthority("-", "prod"), { host: "unknown", name: "unknown", namespace: "unknown" });
 });
+
+test("the header leaves out what decodes the same anyway, and keeps what does not", () => {
+  const plain = node({ app: "reviews", version: "v2" });
+  const json = JSON.parse(Buffer.from(encodePeerMetadata(plain), "base64").toString()) as Record<string, unknown>;
+  assert.deepEqual(json, { NAME: "reviews-v2", NAMESPACE: "prod", CLUSTER_ID: "Kubernetes", SERVICE_ACCOUNT: "reviews", LABELS: { app: "reviews", version: "v2" } });
+  const cases: Record<string, string>[] = [{ "app.kubernetes.io/name": "rev", "app.kubernetes.io/version": "9" }, { app: "a", "service.istio.io/canonical-name": "c", "service.istio.io/canonical-revision": "r" }, {}];
+  for (const labels of cases) {
+    const n = node(labels);
+    assert.deepEqual(decodePeerMetadata(encodePeerMetadata(n)), peerFromNode(n), JSON.stringify(labels));
+  }
+});

@@ -57,13 +57,19 @@ export function peerFromNode(node: ProxyNode): PeerInfo {
   };
 }
 
-/** The x-envoy-peer-metadata value a proxy sends about itself (computed once per proxy). */
+/**
+ * The x-envoy-peer-metadata value a proxy sends about itself (computed once per proxy). It
+ * travels on every request and response between sidecars, so it leaves out what the decoder
+ * derives the same way: WORKLOAD_NAME equal to NAME, canonical labels equal to app / version.
+ */
 export function encodePeerMetadata(node: ProxyNode): string {
   const c = canonicalNames(node.labels, node.name);
-  const labels: Record<string, string> = { "service.istio.io/canonical-name": c.service, "service.istio.io/canonical-revision": c.revision };
+  const labels: Record<string, string> = {};
   if (node.labels.app) labels.app = node.labels.app;
   if (node.labels.version) labels.version = node.labels.version;
-  const meta = { NAME: node.name, NAMESPACE: node.namespace, WORKLOAD_NAME: node.name, CLUSTER_ID: DEFAULT_CLUSTER_ID, SERVICE_ACCOUNT: node.serviceAccount, LABELS: labels };
+  if (c.service !== (labels.app || node.name || UNKNOWN)) labels["service.istio.io/canonical-name"] = c.service;
+  if (c.revision !== (labels.version || "latest")) labels["service.istio.io/canonical-revision"] = c.revision;
+  const meta = { NAME: node.name, NAMESPACE: node.namespace, CLUSTER_ID: DEFAULT_CLUSTER_ID, SERVICE_ACCOUNT: node.serviceAccount, LABELS: labels };
   return Buffer.from(JSON.stringify(meta)).toString("base64");
 }
 

@@ -7,6 +7,7 @@ import { compileFault, FAULT_FILTER_NAME, FAULT_TYPE_URL, type CompiledFault } f
 import { compileJwtAuthn, JWT_AUTHN_FILTER_NAME, JWT_AUTHN_TYPE_URL, type CompiledJwtAuthn } from "./jwt-authn.ts";
 import { compileRbac, RBAC_FILTER_NAME, RBAC_TYPE_URL, type CompiledRbac } from "./rbac.ts";
 import { compileCorsPolicy, CORS_FILTER_NAME, CORS_POLICY_TYPE_URL, CORS_TYPE_URL, type CompiledCors } from "./cors.ts";
+import { compileStatsConfig, isStatsFilter, type CompiledStatsConfig } from "../../telemetry/stats-config.ts";
 
 type AnyConfig = { "@type"?: string } & Record<string, unknown>;
 
@@ -20,6 +21,8 @@ export interface HcmFilters {
   cors: boolean;
   /** The fault filter's own config: used by routes without a per-route HTTPFault. */
   defaultFault: CompiledFault | undefined;
+  /** istio.stats: Telemetry metric overrides for this connection manager; absent = Istio's defaults. */
+  stats?: CompiledStatsConfig;
 }
 
 /** Per-route (or per-virtual-host) filter configs; undefined where the route sets none. */
@@ -53,6 +56,10 @@ export function addHcmFilter(filters: HcmFilters, f: { name?: string; typed_conf
   }
   if (type === CORS_TYPE_URL || (type === undefined && f.name === CORS_FILTER_NAME)) {
     filters.cors = true;
+    return true;
+  }
+  if (isStatsFilter(f)) {
+    filters.stats = compileStatsConfig(f.typed_config, `${field}.typed_config`);
     return true;
   }
   return false;
