@@ -1,5 +1,5 @@
 // The JSON the dashboard API serves (/api/dashboard/graph, /details, /proxies), exactly as
-// /tmp/briefs/contract.md and ui/src/api/types.ts spell it. Plain types, no behaviour.
+// the dashboard page (ui/src/api/types.ts) imports them. Types, and the health rule.
 
 export type Health = "healthy" | "degraded" | "failing" | "idle";
 export type NodeKind = "workload" | "service" | "unknown";

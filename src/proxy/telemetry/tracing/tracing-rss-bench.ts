@@ -11,14 +11,14 @@
 // sidecar (pre-stripped modules, so Node's TypeScript stripper, ~18 MiB, is not counted);
 // medians are printed, in MiB.
 //   npx node src/proxy/telemetry/tracing/tracing-rss-bench.ts [runs per case, default 5]
-import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { sidecarNodeFlags } from "../../../run/stripped-modules.ts";
+import { compareImportRss, printMemory } from "../../../../bench/lib/import-rss.ts";
 
 const CASES = ["bare", "ts", "tracing", "sidecar", "otlp", "zipkin"] as const;
 type Case = (typeof CASES)[number];
 
-async function measure(which: Case): Promise<void> {
+async function load(which: Case): Promise<void> {
   if (which !== "bare") await import("../../stats.ts");
   if (which === "sidecar") await import("../../main.ts");
   if (which === "tracing" || which === "otlp" || which === "zipkin") {
@@ -29,30 +29,12 @@ async function measure(which: Case): Promise<void> {
     const { createSender } = await import("./exporters.ts");
     await createSender({ kind: which === "otlp" ? "opentelemetry" : "zipkin", url: "http://127.0.0.1:9/x", headers: {}, timeoutMs: 1000, serviceName: "bench.default" });
   }
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
-  await new Promise((r) => setTimeout(r, 50));
-  gc?.();
-  const m = process.memoryUsage();
-  process.stdout.write(JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed }));
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-const mib = (n: number) => (n / 2 ** 20).toFixed(1);
-
-const child = process.argv[2];
-if (child === "--child") {
-  await measure(process.argv[3] as Case);
+if (process.argv[2] === "--child") {
+  await load(process.argv[3] as Case);
+  await printMemory();
   process.exit(0); // an exporter's agent may keep the loop alive
 } else {
-  const runs = Number(child ?? 5);
-  const flags = sidecarNodeFlags();
-  for (const which of CASES) {
-    const samples = Array.from({ length: runs }, () => JSON.parse(execFileSync(process.execPath, [...flags, "--expose-gc", fileURLToPath(import.meta.url), "--child", which], { encoding: "utf8" })) as { rss: number; heapUsed: number });
-    console.log(`${which.padEnd(8)} rss ${mib(median(samples.map((s) => s.rss)))} MiB   heapUsed ${mib(median(samples.map((s) => s.heapUsed)))} MiB   (${runs} runs)`);
-  }
+  compareImportRss(fileURLToPath(import.meta.url), CASES, Number(process.argv[2] ?? 5), sidecarNodeFlags());
 }
