@@ -36,6 +36,7 @@ const DETAILS: readonly [RegExp, string][] = [
   [/^jwt_authn_access_denied/, "RequestAuthentication: the request carried an invalid JWT"],
   [/^route_not_found/, "no route matched"],
   [/^cluster_not_found/, "the route's cluster is unknown to the proxy"],
+  [/^via_upstream$/, "the application answered this status itself: the mesh delivered the request (see the application's log)"],
 ];
 
 /** One line per flag of a comma-separated flag list, or the details' meaning when no flag is set. */
@@ -43,7 +44,7 @@ export function explainFailure(flags: string, details = "-"): string[] {
   const out: string[] = [];
   for (const f of flags.split(",")) {
     const m = RESPONSE_FLAGS[f.trim()];
-    if (m) out.push(`${f.trim()}: ${m.meaning}; look at ${m.look}`);
+    if (m) out.push(`${f.trim()}: ${m.meaning}. Check: ${m.look}`);
   }
   if (out.length === 0) for (const [re, text] of DETAILS) if (re.test(details)) out.push(text);
   return out;
