@@ -118,6 +118,8 @@ test("traffic from outside the mesh comes from the unknown node, plaintext", () 
   const g = buildGraph(scenario());
   const u = node(g, "unknown");
   assert.equal(u.kind, "unknown");
+  assert.equal(u.rps, 2, "the outside world's numbers are what it sent");
+  assert.equal(u.health, "healthy");
   const e = edge(g, `unknown->service:${PRODUCTPAGE}`);
   assert.equal(e.rps, 2);
   assert.equal(e.mtls, false);

@@ -99,7 +99,8 @@ class GraphAccumulator {
       else {
         this.seen.set(UNKNOWN_ID, { id: UNKNOWN_ID, kind: "unknown", name: UNKNOWN, namespace: "" });
         out.edges.push({ source: UNKNOWN_ID, target: service });
-        out.nodes.push(service);
+        // Outside the mesh, the node's numbers are what it sent (nothing reports what it handles).
+        out.nodes.push(service, UNKNOWN_ID);
       }
     }
     return out;
