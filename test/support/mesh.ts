@@ -20,7 +20,7 @@ export interface TestMesh {
 export async function startMesh(dir: string, subnet: number, expectProxies: number): Promise<TestMesh> {
   const xdsPort = await freePort();
   const debugPort = await freePort();
-  const child = spawn(process.execPath, [CLI, "up", dir, "--subnet", String(subnet), "--xds-address", `127.0.0.1:${xdsPort}`, "--debug-address", `127.0.0.1:${debugPort}`], {
+  const child = spawn(process.execPath, [CLI, "up", dir, "--access-log", "--subnet", String(subnet), "--xds-address", `127.0.0.1:${xdsPort}`, "--debug-address", `127.0.0.1:${debugPort}`], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, MIZZEN_LOG_FORMAT: "text" },
   });
