@@ -20,6 +20,19 @@ export interface RuleContext {
   /** The policy's namespace: the default namespace of serviceAccounts values. */
   namespace: string;
   trustDomain: string;
+  /**
+   * For a TCP chain (network RBAC), as Istio: an HTTP-only field (hosts, methods, paths,
+   * requestPrincipals, request.* conditions) cannot match a connection, so an ALLOW rule using
+   * one is dropped (allows less) and a DENY or AUDIT rule ignores it (denies more).
+   */
+  tcp?: boolean;
+}
+
+/** A generator for a field TCP connections do not have; `generate` then drops or skips it. */
+function httpOnly<T>(name: string): Gen<T> {
+  return () => {
+    throw new AuthzValueError(`${name} applies to HTTP requests only`);
+  };
 }
 
 type Gen<T> = (value: string) => T;
@@ -44,6 +57,7 @@ interface WhenGen { side: Side; gen: Gen<Permission> | Gen<Principal> }
 function whenGenerator(key: string, ctx: RuleContext): WhenGen | undefined {
   const perm = (gen: Gen<Permission>): WhenGen => ({ side: "permission", gen });
   const prin = (gen: Gen<Principal>): WhenGen => ({ side: "principal", gen });
+  if (ctx.tcp && key.startsWith("request.")) return prin(httpOnly(key)); // every request.* key is HTTP-only
   switch (key) {
     case "destination.ip": return perm((v) => ({ destination_ip: cidr(v) }));
     case "destination.port": return perm((v) => ({ destination_port: port(v) }));
@@ -110,7 +124,7 @@ function combine<T>(fields: Field<T>[], ops: SetOps<T>, action: RbacAction): T {
 function sourceFields(s: Obj, ctx: RuleContext): Field<Principal>[] {
   return [
     field((v) => ({ authenticated: { principal_name: principalMatch(v, ctx.trustDomain) } }), s, "principals", "notPrincipals"),
-    field((v) => ({ metadata: authnString("request.auth.principal", v) }), s, "requestPrincipals", "notRequestPrincipals"),
+    field(ctx.tcp ? httpOnly("requestPrincipals") : (v) => ({ metadata: authnString("request.auth.principal", v) }), s, "requestPrincipals", "notRequestPrincipals"),
     field((v) => ({ authenticated: { principal_name: serviceAccountMatch(v, ctx.namespace) } }), s, "serviceAccounts", "notServiceAccounts"),
     field((v) => ({ authenticated: { principal_name: namespaceMatch(v) } }), s, "namespaces", "notNamespaces"),
     field((v) => ({ remote_ip: cidr(v) }), s, "remoteIpBlocks", "notRemoteIpBlocks"),
@@ -118,11 +132,12 @@ function sourceFields(s: Obj, ctx: RuleContext): Field<Principal>[] {
   ];
 }
 
-function operationFields(o: Obj): Field<Permission>[] {
+function operationFields(o: Obj, ctx: RuleContext): Field<Permission>[] {
+  const http = <T>(name: string, gen: Gen<T>): Gen<T> => (ctx.tcp ? httpOnly(name) : gen);
   return [
-    field((v) => ({ header: hostMatch(v) }), o, "hosts", "notHosts"),
-    field((v) => ({ header: headerMatch(":method", v) }), o, "methods", "notMethods"),
-    field((v) => ({ url_path: { path: pathMatch(v) } }), o, "paths", "notPaths"),
+    field(http("hosts", (v) => ({ header: hostMatch(v) })), o, "hosts", "notHosts"),
+    field(http("methods", (v) => ({ header: headerMatch(":method", v) })), o, "methods", "notMethods"),
+    field(http("paths", (v) => ({ url_path: { path: pathMatch(v) } })), o, "paths", "notPaths"),
     field((v) => ({ destination_port: port(v) }), o, "ports", "notPorts"),
   ];
 }
@@ -157,7 +172,7 @@ export function ruleToPolicy(rawRule: unknown, ctx: RuleContext): RbacPolicy | {
     const froms = arr(rule.from).map((f) => obj(obj(f)?.source) ?? {});
     const tos = arr(rule.to).map((t) => obj(obj(t)?.operation) ?? {});
     const principals = (froms.length > 0 ? froms : [{}]).map((s) => combine([...sourceFields(s, ctx), ...when.principal], PRINCIPAL_OPS, ctx.action));
-    const permissions = (tos.length > 0 ? tos : [{}]).map((o) => combine([...operationFields(o), ...when.permission], PERMISSION_OPS, ctx.action));
+    const permissions = (tos.length > 0 ? tos : [{}]).map((o) => combine([...operationFields(o, ctx), ...when.permission], PERMISSION_OPS, ctx.action));
     return { permissions, principals };
   } catch (err) {
     if (err instanceof DropRule) return { dropped: err.message };

@@ -61,3 +61,15 @@ export interface HttpRbacAny {
   shadow_rules?: RbacRules;
   shadow_rules_stat_prefix?: string;
 }
+
+export const NETWORK_RBAC_FILTER_NAME = "envoy.filters.network.rbac";
+export const NETWORK_RBAC_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC";
+
+/** envoy.extensions.filters.network.rbac.v3.RBAC as an Any: the same rules, checked once per connection. */
+export interface NetworkRbacAny {
+  "@type": typeof NETWORK_RBAC_TYPE_URL;
+  stat_prefix: string;
+  rules?: RbacRules;
+  shadow_rules?: RbacRules;
+  shadow_rules_stat_prefix?: string;
+}

@@ -15,9 +15,11 @@ import type { HttpConnectionManager } from "../xds/envoy-types.ts";
 import { str, arr } from "../registry/read-spec.ts";
 import { warnAbout, type WarningSink } from "./input.ts";
 import { MATCH_NEVER, ruleToPolicy } from "./authz-rule.ts";
-import { RBAC_FILTER_NAME, RBAC_TYPE_URL, type HttpRbacAny, type RbacAction, type RbacRules } from "./authz-types.ts";
+import { NETWORK_RBAC_FILTER_NAME, NETWORK_RBAC_TYPE_URL, RBAC_FILTER_NAME, RBAC_TYPE_URL, type HttpRbacAny, type NetworkRbacAny, type RbacAction, type RbacRules } from "./authz-types.ts";
+import type { FilterChain } from "../xds/envoy-types.ts";
 
 export type HttpFilter = HttpConnectionManager["http_filters"][number];
+export type NetworkFilter = FilterChain["filters"][number];
 
 export interface AuthzWorkload {
   namespace: string;
@@ -54,7 +56,9 @@ function isDryRun(o: ConfigObject): boolean {
   return o.metadata.annotations?.[DRY_RUN]?.toLowerCase() === "true";
 }
 
-function build(policies: ConfigObject[], action: RbacAction, opts: AuthzOptions): HttpRbacAny {
+interface BuiltRules { rules?: RbacRules; shadow_rules?: RbacRules; shadow_rules_stat_prefix?: string }
+
+function build(policies: ConfigObject[], action: RbacAction, opts: AuthzOptions, tcp: boolean): BuiltRules {
   const enforce: RbacRules = { action, policies: {} };
   const shadow: RbacRules = { action, policies: {} };
   let hasEnforce = false;
@@ -67,8 +71,10 @@ function build(policies: ConfigObject[], action: RbacAction, opts: AuthzOptions)
     const rules = arr(p.spec?.rules);
     if (rules.length === 0) target.policies[rbacPolicyName(namespace, name, 0)] = MATCH_NEVER;
     rules.forEach((rule, i) => {
-      const made = ruleToPolicy(rule, { action, namespace, trustDomain: opts.trustDomain });
+      const made = ruleToPolicy(rule, { action, namespace, trustDomain: opts.trustDomain, tcp });
       if ("dropped" in made) {
+        // On TCP chains a dropped ALLOW rule is Istio's rule for HTTP-only fields, not a mistake.
+        if (tcp) return;
         const effect = action === "ALLOW" ? "; the policy allows less until it is fixed" : "";
         warnAbout(opts.warnings, p, `spec.rules[${i}]`, `rule skipped: ${made.dropped}${effect}`);
         return;
@@ -76,7 +82,7 @@ function build(policies: ConfigObject[], action: RbacAction, opts: AuthzOptions)
       target.policies[rbacPolicyName(namespace, name, i)] = made;
     });
   }
-  const out: HttpRbacAny = { "@type": RBAC_TYPE_URL };
+  const out: BuiltRules = {};
   if (hasEnforce) out.rules = enforce;
   if (hasShadow) {
     out.shadow_rules = shadow;
@@ -91,14 +97,33 @@ function build(policies: ConfigObject[], action: RbacAction, opts: AuthzOptions)
  * AuthorizationPolicies that apply to the workload are used.
  */
 export function authorizationFilters(policies: readonly ConfigObject[], workload: AuthzWorkload, opts: AuthzOptions): HttpFilter[] {
+  return byAction(policies, workload, opts).map(({ group, envoy }) => {
+    const rbac: HttpRbacAny = { "@type": RBAC_TYPE_URL, ...build(group, envoy, opts, false) };
+    return { name: RBAC_FILTER_NAME, typed_config: rbac as unknown as HttpFilter["typed_config"] };
+  });
+}
+
+/**
+ * The network RBAC filters for a workload's inbound TCP chains, to put before the tcp_proxy:
+ * the same policies checked once per connection (peer identity, addresses, ports, SNI), with
+ * Istio's rule for HTTP-only fields (see RuleContext.tcp). Istio's stat prefix "tcp.".
+ */
+export function networkAuthorizationFilters(policies: readonly ConfigObject[], workload: AuthzWorkload, opts: AuthzOptions): NetworkFilter[] {
+  return byAction(policies, workload, opts).map(({ group, envoy }) => {
+    const rbac: NetworkRbacAny = { "@type": NETWORK_RBAC_TYPE_URL, stat_prefix: "tcp.", ...build(group, envoy, { ...opts, warnings: undefined }, true) };
+    return { name: NETWORK_RBAC_FILTER_NAME, typed_config: rbac as unknown as NetworkFilter["typed_config"] };
+  });
+}
+
+/** The workload's policies grouped by action, in Istio's filter order (AUDIT, DENY, ALLOW). */
+function byAction(policies: readonly ConfigObject[], workload: AuthzWorkload, opts: AuthzOptions): { group: ConfigObject[]; envoy: RbacAction }[] {
   const mine = policies
     .filter((o) => appliesToWorkload(o, "AuthorizationPolicy", workload, opts.rootNamespace))
     .sort((a, b) => compareText(a.metadata.namespace, b.metadata.namespace) || compareText(a.metadata.name, b.metadata.name));
-  const filters: HttpFilter[] = [];
+  const out: { group: ConfigObject[]; envoy: RbacAction }[] = [];
   for (const { istio, envoy } of ACTIONS) {
     const group = mine.filter((o) => (str(o.spec?.action) ?? "ALLOW") === istio);
-    if (group.length === 0) continue;
-    filters.push({ name: RBAC_FILTER_NAME, typed_config: build(group, envoy, opts) as unknown as HttpFilter["typed_config"] });
+    if (group.length > 0) out.push({ group, envoy });
   }
-  return filters;
+  return out;
 }

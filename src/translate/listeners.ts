@@ -8,7 +8,7 @@
 import type { AccessLog, FilterChain, HttpConnectionManager, HttpConnectionManagerAny, Listener } from "../xds/envoy-types.ts";
 import { effectiveMtlsMode, type MtlsMode } from "./peer-authentication.ts";
 import { istioMutualDownstream } from "./tls.ts";
-import { authorizationFilters } from "./authz.ts";
+import { authorizationFilters, networkAuthorizationFilters } from "./authz.ts";
 import { jwtAuthnFilter } from "./jwt.ts";
 import type { ProxyNode, WorkloadPort } from "../xds/node.ts";
 import { TYPE } from "../xds/envoy-types.ts";
@@ -173,7 +173,7 @@ function inboundListener(input: ViewInput<SidecarListenerView>, wp: SidecarListe
   const name = `inbound|${port}`;
   const apps: InboundApp[] = [];
   if (protocol !== "tcp") apps.push({ suffix: protocol === "auto" ? "|http" : "", ...(protocol === "auto" ? { applicationProtocols: ["http/1.1", "h2c"] } : {}), network: inboundHttpFilters(input, port) });
-  if (protocol !== "http") apps.push({ suffix: protocol === "auto" ? "|tcp" : "", network: [...statsNetworkFilters(input, "SERVER"), inboundTcpProxy(input, port)] });
+  if (protocol !== "http") apps.push({ suffix: protocol === "auto" ? "|tcp" : "", network: inboundTcpFilters(input, port) });
   const mode = effectiveMtlsMode(input.objects, p, port, input.mesh.rootNamespace);
   const { chains, inspect } = inboundChains(mode, apps);
   return {
@@ -185,17 +185,13 @@ function inboundListener(input: ViewInput<SidecarListenerView>, wp: SidecarListe
   };
 }
 
-/**
- * An inbound TCP port: bytes to the application. AuthorizationPolicy on TCP needs Envoy's
- * network RBAC, which the Mizzen proxy does not run yet; a workload that policies select
- * gets its TCP ports closed (tcp_proxy to BlackHoleCluster: refused and counted), never open.
- */
-function inboundTcpProxy(input: ViewInput<SidecarListenerView>, port: number): FilterChain["filters"][number] {
+/** An inbound TCP port: AuthorizationPolicy as network RBAC (checked per connection), then bytes to the application. */
+function inboundTcpFilters(input: ViewInput<SidecarListenerView>, port: number): FilterChain["filters"] {
   const p = input.proxy;
   const workload = { namespace: p.namespace, labels: p.labels };
-  const guarded = authorizationFilters(input.objects, workload, { rootNamespace: input.mesh.rootNamespace, trustDomain: input.mesh.trustDomain ?? "cluster.local" }).length > 0;
+  const rbac = networkAuthorizationFilters(input.objects, workload, { rootNamespace: input.mesh.rootNamespace, trustDomain: input.mesh.trustDomain ?? "cluster.local" });
   const logs = accessLogsFor(input, "SERVER");
-  return tcpProxyFor(inboundClusterName(port), { cluster: guarded ? BLACKHOLE_CLUSTER : inboundClusterName(port) }, logs);
+  return [...rbac, ...statsNetworkFilters(input, "SERVER"), tcpProxyFor(inboundClusterName(port), { cluster: inboundClusterName(port) }, logs)];
 }
 
 function inboundHttpFilters(input: ViewInput<SidecarListenerView>, port: number): FilterChain["filters"] {

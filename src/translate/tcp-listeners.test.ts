@@ -136,12 +136,30 @@ test("inbound: a tcp port is a tcp_proxy to the application under every mTLS mod
   }
 });
 
-test("inbound TCP under an AuthorizationPolicy is closed (BlackHoleCluster), never open", () => {
+test("inbound TCP under an AuthorizationPolicy: network RBAC before the tcp_proxy, as Istio; HTTP-only fields never match a connection", () => {
   const p = proxy("db", "127.10.1.5", { app: "db" }, { ports: [{ name: "tcp", containerPort: 5432 }] });
-  const objects = [cfg("AuthorizationPolicy", "allow", { selector: { matchLabels: { app: "db" } }, action: "ALLOW", rules: [{ from: [{ source: { principals: ["cluster.local/ns/default/sa/client"] } }] }] })];
+  const objects = [
+    cfg("AuthorizationPolicy", "allow", { selector: { matchLabels: { app: "db" } }, action: "ALLOW", rules: [
+      { from: [{ source: { principals: ["cluster.local/ns/default/sa/client"] } }], to: [{ operation: { ports: ["5432"] } }] },
+      { from: [{ source: { principals: ["cluster.local/ns/default/sa/web"] } }], to: [{ operation: { methods: ["GET"] } }] },
+    ] }),
+    cfg("AuthorizationPolicy", "deny", { selector: { matchLabels: { app: "db" } }, action: "DENY", rules: [
+      { from: [{ source: { namespaces: ["legacy"] } }], to: [{ operation: { paths: ["/admin"] } }] },
+    ] }),
+  ];
   const l = listeners(objects, p).find((x) => x.name === "inbound|5432")!;
-  const tcp = l.filter_chains![0]!.filters[0]!.typed_config as unknown as TcpProxy;
-  assert.equal(tcp.cluster, "BlackHoleCluster");
+  const filters = l.filter_chains![0]!.filters;
+  assert.deepEqual(filters.map((f) => f.name), ["envoy.filters.network.rbac", "envoy.filters.network.rbac", "envoy.filters.network.tcp_proxy"], "DENY before ALLOW, both before the tcp_proxy");
+  const tcp = filters[2]!.typed_config as unknown as TcpProxy;
+  assert.equal(tcp.cluster, "inbound|5432||");
+  const [deny, allow] = filters.map((f) => f.typed_config as unknown as { stat_prefix: string; rules: { action?: string; policies: Record<string, { principals: unknown[]; permissions: unknown[] }> } });
+  assert.equal(allow!.stat_prefix, "tcp.");
+  assert.deepEqual(Object.keys(allow!.rules.policies), ["ns[default]-policy[allow]-rule[0]"], "the ALLOW rule that needs a method is dropped: it allows less");
+  assert.deepEqual(Object.keys(deny!.rules.policies), ["ns[default]-policy[deny]-rule[0]"], "the DENY rule ignores its path: it denies all of namespace legacy");
+  assert.deepEqual(deny!.rules.policies["ns[default]-policy[deny]-rule[0]"]!.permissions, [{ and_rules: { rules: [{ any: true }] } }]);
+  // The proxy compiles what the control plane sends, through the real protos.
+  const chain = chainFor(compiled(l), 5432, "raw_buffer", {});
+  assert.equal(chain?.tcpProxy?.rbac?.length, 2);
 });
 
 test("sourceLabels and sourceNamespace narrow tcp routes", () => {

@@ -29,6 +29,7 @@ export const ROOT_FILES: readonly string[] = [
   "envoy/extensions/filters/http/fault/v3/fault.proto",
   "envoy/extensions/filters/http/cors/v3/cors.proto",
   "envoy/extensions/filters/http/rbac/v3/rbac.proto",
+  "envoy/extensions/filters/network/rbac/v3/rbac.proto",
   "envoy/extensions/filters/http/jwt_authn/v3/config.proto",
   "envoy/extensions/transport_sockets/tls/v3/secret.proto",
   "envoy/extensions/transport_sockets/tls/v3/tls.proto",

@@ -196,3 +196,46 @@ test("curl --proxytunnel reaches the TCP service the same way", async () => {
   });
   assert.match(out, /^v[12]:from curl\n/, `curl: ${out}`);
 });
+
+/** One connection to echo through the client's sidecar: the echoed text, or "closed" when the connection ends first. */
+async function echoOnce(text: string): Promise<string> {
+  const s = await openTunnel(CLIENT.pod, 15001, "echo:9000");
+  try {
+    s.write(text);
+    return await readUntil(s, text);
+  } catch {
+    return "closed";
+  } finally {
+    s.destroy();
+  }
+}
+
+async function echoDenials(): Promise<number> {
+  return (await stat("echo-v1", ECHO_V1.pod, "tcp.rbac.denied")) + (await stat("echo-v2", ECHO_V2.pod, "tcp.rbac.denied"));
+}
+
+test("AuthorizationPolicy on a TCP port: network RBAC by the mTLS identity, per connection", { timeout: 60_000 }, async () => {
+  const policy = (principal: string) => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: echo-callers }
+spec:
+  selector: { matchLabels: { app: echo } }
+  action: ALLOW
+  rules:
+    - from: [{ source: { principals: ["${principal}"] } }]
+      to: [{ operation: { ports: ["9000"] } }]
+`;
+  const file = join(dir, "authz.yaml");
+  cleanups.push(() => rmSync(file, { force: true }));
+  // Only another identity may connect: the client's connections are closed and counted.
+  writeFileSync(file, policy("cluster.local/ns/default/sa/someone-else"));
+  await waitFor("the client refused by echo", async () => (await echoOnce("knock")) === "closed", 20_000);
+  const before = await echoDenials();
+  assert.equal(await echoOnce("again"), "closed");
+  assert.ok((await echoDenials()) > before, "the server sidecar counted tcp.rbac.denied");
+  // The client's own SPIFFE identity is allowed: bytes flow again, over mTLS.
+  writeFileSync(file, policy("cluster.local/ns/default/sa/client"));
+  await waitFor("the client allowed again", async () => /^v[12]:hello$/.test(await echoOnce("hello")), 20_000);
+  assert.ok((await stat("echo-v1", ECHO_V1.pod, "tcp.rbac.allowed")) + (await stat("echo-v2", ECHO_V2.pod, "tcp.rbac.allowed")) > 0);
+  rmSync(file, { force: true });
+});

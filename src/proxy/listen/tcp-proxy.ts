@@ -12,6 +12,7 @@ import { RequestLog } from "../http/request-log.ts";
 import { writeAccessLogs } from "../http/access-log.ts";
 import { peerPrincipal } from "../tls/contexts.ts";
 import type { TcpConnectionReport } from "../telemetry/istio-tcp-metrics.ts";
+import { authorizeConnection } from "./tcp-rbac.ts";
 
 export interface TcpProxyHost {
   ctx: HttpContext;
@@ -138,6 +139,11 @@ class TcpSession {
       this.upstream?.destroy();
       this.maybeFinish();
     });
+    if (this.proxy.rbac && !authorizeConnection(this.proxy.rbac, this.down, this.log, stats, ctx.logger)) {
+      this.log.endedByProxy = true;
+      this.down.destroy(); // its "close" finishes the session (no upstream was opened)
+      return;
+    }
     const choice = this.proxy.clusters[pickTcpCluster(this.proxy, this.host.random ?? ctx.random)]!;
     this.log.upstreamCluster = choice.cluster;
     const cluster = ctx.snapshot().clusters.get(choice.cluster);

@@ -16,6 +16,7 @@ import { compileAccessLogs } from "../http/access-log.ts";
 import { compileDownstreamTls, isRawBuffer } from "../tls/compile-transport.ts";
 import { compileTracing } from "../telemetry/tracing/compile-tracing.ts";
 import { compileStatsConfig, isStatsFilter } from "../telemetry/stats-config.ts";
+import { compileRbac, NETWORK_RBAC_TYPE_URL } from "../http/filters/rbac.ts";
 
 const ROUTER_NAME = "envoy.filters.http.router";
 const HCM_NAME = "envoy.filters.network.http_connection_manager";
@@ -135,16 +136,20 @@ function compileChain(fc: FilterChain, field: string): CompiledFilterChain {
     ...(serverNames ? { serverNames } : {}),
     ...(applicationProtocols ? { applicationProtocols } : {}),
   };
-  // An authorization filter we cannot run would let every connection through: refuse it.
-  const rbac = filters.findIndex(isNetworkRbac);
-  if (rbac >= 0) throw new ConfigInvalid(`${field}.filters[${rbac}]`, "network RBAC filters are not supported by the Mizzen proxy");
   const tcpIndex = filters.findIndex(isTcpProxy);
+  // Network RBAC runs before a tcp_proxy. An authorization filter we would not run (before an
+  // HTTP connection manager, whose requests the HTTP RBAC filter guards) is refused, never skipped.
+  const rbacAt = filters.flatMap((f, i) => (isNetworkRbac(f) ? [i] : []));
+  if (rbacAt.length > 0 && (tcpIndex < 0 || rbacAt.some((i) => i > tcpIndex))) {
+    throw new ConfigInvalid(`${field}.filters[${rbacAt[0]}]`, "network RBAC is supported before a tcp_proxy only; put AuthorizationPolicy for HTTP in the connection manager's envoy.filters.http.rbac");
+  }
   if (hcmFilter && tcpIndex >= 0) throw new ConfigInvalid(`${field}.filters`, "a chain ends in one terminal filter: http_connection_manager or tcp_proxy, not both");
   if (tcpIndex >= 0) {
     const tcpProxy = compileTcpProxy(filters[tcpIndex]!.typed_config as unknown as TcpProxy, `${field}.filters[${tcpIndex}].typed_config`);
     // Istio puts its istio.stats network filter before the tcp_proxy: the chain's metric overrides.
     const statsAt = filters.findIndex(isStatsFilter);
     if (statsAt >= 0) tcpProxy.stats = compileStatsConfig(filters[statsAt]!.typed_config as unknown as Record<string, unknown>, `${field}.filters[${statsAt}].typed_config`);
+    if (rbacAt.length > 0) tcpProxy.rbac = rbacAt.map((i) => compileRbac(filters[i]!.typed_config, `${field}.filters[${i}].typed_config`, NETWORK_RBAC_TYPE_URL));
     return { ...base, hcm: undefined, tcpProxy, unsupportedReason: undefined };
   }
   if (!hcmFilter) {

@@ -7,6 +7,7 @@ import type { CompiledAccessLog } from "../http/access-log.ts";
 import type { CompiledDownstreamTls, CompiledUpstreamTls } from "../tls/compile-transport.ts";
 import type { CompiledTracing } from "../telemetry/tracing/compile-tracing.ts";
 import type { CompiledStatsConfig } from "../telemetry/stats-config.ts";
+import type { CompiledRbac } from "../http/filters/rbac.ts";
 
 /** What route matching looks at, computed once per request. */
 export interface MatchInput {
@@ -143,6 +144,8 @@ export interface CompiledTcpProxy {
   maxConnectAttempts: number;
   /** The chain's istio.stats network filter: Telemetry metric overrides for TCP; absent = Istio's defaults. */
   stats?: CompiledStatsConfig;
+  /** The chain's network RBAC filters (AuthorizationPolicy), in order; absent = every connection allowed. */
+  rbac?: readonly CompiledRbac[];
 }
 
 export interface CompiledFilterChain {

@@ -15,6 +15,8 @@ import type { EvalContext, Pred } from "./rbac-matchers.ts";
 
 export const RBAC_FILTER_NAME = "envoy.filters.http.rbac";
 export const RBAC_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC";
+/** The network filter's config: the same rules, plus a stat prefix; evaluated per connection. */
+export const NETWORK_RBAC_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC";
 /** Envoy's local reply for a denied request. */
 export const RBAC_DENIED_STATUS = 403;
 export const RBAC_DENIED_BODY = "RBAC: access denied";
@@ -85,12 +87,12 @@ function compileEngine(raw: unknown, field: string): Engine | undefined {
   return { action, ids, preds };
 }
 
-/** The HTTP filter's typed_config (rbac.v3.RBAC, object form) -> CompiledRbac. Throws ConfigInvalid. */
-export function compileRbac(typedConfig: unknown, field: string): CompiledRbac {
+/** The HTTP (or, with `typeUrl`, the network) filter's typed_config (rbac.v3.RBAC, object form) -> CompiledRbac. Throws ConfigInvalid. */
+export function compileRbac(typedConfig: unknown, field: string, typeUrl: string = RBAC_TYPE_URL): CompiledRbac {
   if (typeof typedConfig !== "object" || typedConfig === null || Array.isArray(typedConfig)) throw new ConfigInvalid(field, "RBAC config must be an object");
   const cfg = typedConfig as Record<string, unknown>;
   const type = cfg["@type"];
-  if (type !== undefined && type !== RBAC_TYPE_URL) throw new ConfigInvalid(`${field}["@type"]`, `expected ${RBAC_TYPE_URL}, got ${String(type)}`);
+  if (type !== undefined && type !== typeUrl) throw new ConfigInvalid(`${field}["@type"]`, `expected ${typeUrl}, got ${String(type)}`);
   for (const k of ["matcher", "shadow_matcher"]) {
     if (cfg[k] !== undefined && cfg[k] !== null) throw new ConfigInvalid(`${field}.${k}`, "the matcher-tree form of RBAC is not supported by the Mizzen proxy; use rules / shadow_rules");
   }
