@@ -14,6 +14,7 @@ import { availableParallelism, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { stopAllChildren } from "./lib/children.ts";
+import { parseRoundArgs } from "./lib/round-args.ts";
 import { cpuModel, cpuSeconds } from "./lib/proc-stats.ts";
 import { errorCount, runWrk } from "./lib/wrk.ts";
 import { readProfile } from "./lib/cpuprofile.ts";
@@ -127,22 +128,8 @@ export async function runMetricsBench(opts: Partial<MetricsBenchOptions> = {}): 
   }
 }
 
-/** `--rounds N`, `--duration S`, `--no-profile`. */
-function optionsFromArgs(args: string[]): Partial<MetricsBenchOptions> {
-  const o: Partial<MetricsBenchOptions> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const n = Number(args[i + 1]);
-    if (a === "--rounds" && Number.isInteger(n) && n > 0) (o.rounds = n), i++;
-    else if (a === "--duration" && n > 0) (o.durationS = n), i++;
-    else if (a === "--no-profile") o.profile = false;
-    else throw new Error(`unknown argument ${a}; use --rounds N, --duration SECONDS, --no-profile`);
-  }
-  return o;
-}
-
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const result = await runMetricsBench(optionsFromArgs(process.argv.slice(2)));
+  const result = await runMetricsBench(parseRoundArgs(process.argv.slice(2)));
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, "metrics-overhead.json"), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(join(RESULTS, "metrics-overhead.md"), formatMetricsMarkdown(result));

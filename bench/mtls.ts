@@ -17,6 +17,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { availableParallelism, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseRoundArgs } from "./lib/round-args.ts";
 import { stopAllChildren, type BenchChild } from "./lib/children.ts";
 import { cpuModel, cpuSeconds } from "./lib/proc-stats.ts";
 import { errorCount, runWrk, type WrkOptions } from "./lib/wrk.ts";
@@ -218,18 +219,10 @@ export async function runMtlsBench(opts: Partial<MtlsBenchOptions> = {}): Promis
   }
 }
 
-/** `--rounds N`, `--duration S` (each keep-alive run), `--no-profile`. */
+/** `--duration S` sets every run's length (keep-alive, constant rate, new connections). */
 function optionsFromArgs(args: string[]): Partial<MtlsBenchOptions> {
-  const o: Partial<MtlsBenchOptions> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const n = Number(args[i + 1]);
-    if (a === "--rounds" && Number.isInteger(n) && n > 0) (o.rounds = n), i++;
-    else if (a === "--duration" && n > 0) (o.durationS = n), (o.rateDurationS = n), (o.newConnectionDurationS = n), i++;
-    else if (a === "--no-profile") o.profile = false;
-    else throw new Error(`unknown argument ${a}; use --rounds N, --duration SECONDS, --no-profile`);
-  }
-  return o;
+  const { durationS, ...rest } = parseRoundArgs(args);
+  return durationS === undefined ? rest : { ...rest, durationS, rateDurationS: durationS, newConnectionDurationS: durationS };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
