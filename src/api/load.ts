@@ -5,8 +5,10 @@ import { parseConfigTextDetailed, rejectDuplicates } from "./parse.ts";
 import type { ParsedText } from "./parse.ts";
 import type { ConfigError, ConfigObject } from "./types.ts";
 
-/** The local runner's own files live beside the mesh YAML but are not Istio config objects (meshconfig.yaml is MeshConfig). */
-const SKIPPED_FILES = new Set(["workloads.yaml", "meshconfig.yaml"]);
+/** A folder's MeshConfig (Istio's `mesh` settings), read by `mizzen up` and `mizzen validate`, not as objects. */
+export const MESH_CONFIG_FILE = "meshconfig.yaml";
+/** The local runner's own files live beside the mesh YAML but are not Istio config objects. */
+const SKIPPED_FILES = new Set(["workloads.yaml", MESH_CONFIG_FILE]);
 const MAX_FILE_BYTES = 8 * 1024 * 1024;
 
 export async function loadConfigDir(dir: string): Promise<{ objects: ConfigObject[]; errors: ConfigError[]; files: string[] }> {

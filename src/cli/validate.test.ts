@@ -41,6 +41,25 @@ test("a clean folder exits 0 with a summary", async () => {
   }
 });
 
+test("the folder's meshconfig.yaml is checked as mizzen up would pass it: its errors fail validation", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "mizzen-validate-"));
+  try {
+    await writeFile(join(dir, "mesh.yaml"), GOOD);
+    await writeFile(join(dir, "meshconfig.yaml"), "defaultConfig:\n  tracing: { sampling: 150 }\n");
+    const c = capture();
+    assert.equal(await validateCommand(dir, c.out), 1);
+    assert.equal(c.errors.length, 1);
+    assert.match(c.errors[0]!, /meshconfig\.yaml:2:\d+: MeshConfig: defaultConfig\.tracing\.sampling: sampling must be a percentage from 0\.0 to 100\.0, not 150/);
+    assert.deepEqual(c.logs, ["2 objects valid, 0 rejected, 0 warnings in 1 file; meshconfig.yaml has 1 error (the control plane would not start)"]);
+    await writeFile(join(dir, "meshconfig.yaml"), "defaultConfig:\n  tracing: { sampling: 10 }\n");
+    const ok = capture();
+    assert.equal(await validateCommand(dir, ok.out), 0);
+    assert.deepEqual(ok.logs, ["2 objects valid, 0 rejected, 0 warnings in 1 file; meshconfig.yaml valid"]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test("errors and warnings are one line each, with file:line, and exit 1", async () => {
   const dir = await mkdtemp(join(tmpdir(), "mizzen-validate-"));
   try {

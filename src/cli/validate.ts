@@ -1,7 +1,10 @@
 // `mizzen validate DIR`: checks a folder of Istio YAML exactly as the control plane would read
-// it, prints one line per problem (file:line:col: Kind ns/name: field: message) and a summary.
-import { stat } from "node:fs/promises";
-import { loadConfigDir } from "../api/load.ts";
+// it (and its meshconfig.yaml, as `mizzen up` would pass it), prints one line per problem
+// (file:line:col: Kind ns/name: field: message) and a summary.
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { loadConfigDir, MESH_CONFIG_FILE } from "../api/load.ts";
+import { parseMeshConfigText } from "../control/mesh-config-file.ts";
 import { formatConfigError } from "../api/types.ts";
 import type { ConfigError } from "../api/types.ts";
 
@@ -22,7 +25,11 @@ export async function validateCommand(dir: string, out: ValidateOutput): Promise
     return 1;
   }
   const result = await loadConfigDir(dir);
-  const sorted = [...result.errors].sort(byPosition);
+  // The folder's mesh config, as `mizzen up` would pass it to the control plane.
+  const meshFile = join(dir, MESH_CONFIG_FILE);
+  const meshText = await readFile(meshFile, "utf8").catch(() => undefined);
+  const meshErrors = meshText === undefined ? [] : parseMeshConfigText(meshText, meshFile).errors;
+  const sorted = [...result.errors, ...meshErrors].sort(byPosition);
   for (const e of sorted) {
     if (e.severity === "error") out.error(formatConfigError(e));
     else out.log(`warning: ${formatConfigError(e)}`);
@@ -30,9 +37,12 @@ export async function validateCommand(dir: string, out: ValidateOutput): Promise
   const errors = sorted.filter((e) => e.severity === "error");
   const warnings = sorted.length - errors.length;
   // One rejected document may have several errors: count documents, not messages.
-  const rejected = new Set(errors.map((e) => (e.kind ? `${e.file}|${e.kind}|${e.namespace ?? ""}|${e.name ?? `@${e.line}`}` : `${e.file}|@${e.line}`))).size;
+  const objectErrors = errors.filter((e) => e.file !== meshFile);
+  const rejected = new Set(objectErrors.map((e) => (e.kind ? `${e.file}|${e.kind}|${e.namespace ?? ""}|${e.name ?? `@${e.line}`}` : `${e.file}|@${e.line}`))).size;
+  const meshBad = errors.length - objectErrors.length;
   out.log(
-    `${plural(result.objects.length, "object")} valid, ${rejected} rejected, ${plural(warnings, "warning")} in ${plural(result.files.length, "file")}`,
+    `${plural(result.objects.length, "object")} valid, ${rejected} rejected, ${plural(warnings, "warning")} in ${plural(result.files.length, "file")}` +
+      (meshText === undefined ? "" : meshBad > 0 ? `; ${MESH_CONFIG_FILE} has ${plural(meshBad, "error")} (the control plane would not start)` : `; ${MESH_CONFIG_FILE} valid`),
   );
   return errors.length > 0 ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 // `mizzen up DIR`: the control plane, then for every pod its sidecar (waited ready) and its
 // application, all as supervised child processes; Ctrl-C stops them in reverse order.
+import { MESH_CONFIG_FILE } from "../api/load.ts";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { UserError, parseHostPort } from "../cli/user-error.ts";
@@ -16,7 +17,6 @@ import { workloadIdentity } from "../ca/identity.ts";
 /** Where the control plane keeps token hashes (src/control/security.ts reads the same name). */
 const TOKEN_STORE_FILE = "tokens.json";
 /** Istio's MeshConfig for the mesh in DIR (src/api/load.ts skips it as config). */
-const MESH_CONFIG_FILE = "meshconfig.yaml";
 
 export { demo } from "./demo.ts";
 
