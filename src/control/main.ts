@@ -66,6 +66,8 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
   }
   if (!opts.xds && !opts.secureXds) throw new UserError("the control plane needs somewhere to serve xDS: a TLS address (--secure-xds-address) or, for development, --plaintext-xds-address");
   if (opts.secureXds && !opts.security) throw new UserError("serving xDS over TLS needs the CA: pass a data directory (--data-dir)");
+  // Read before anything is created on disk (the CA root): a bad file stops the start cleanly.
+  const meshFile = opts.meshConfigFile ? loadMeshConfigFile(opts.meshConfigFile, logger) : {};
   const trustDomain = opts.security?.trustDomain ?? opts.domainSuffix ?? "cluster.local";
   let security: ControlSecurity | undefined;
   if (opts.security) {
@@ -81,7 +83,6 @@ export async function startControl(opts: ControlOptions): Promise<ControlPlane> 
       throw new UserError(`cannot start the certificate authority: ${(err as Error).message}`);
     }
   }
-  const meshFile = opts.meshConfigFile ? loadMeshConfigFile(opts.meshConfigFile, logger) : {};
   const state = new MeshState({
     rootNamespace: opts.rootNamespace ?? "istio-system",
     domainSuffix: opts.domainSuffix ?? "cluster.local",
