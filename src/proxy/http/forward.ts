@@ -5,7 +5,8 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { CompiledCluster, CompiledRoute, EndpointAddress, MatchInput, RouteForward } from "../state/types.ts";
 import type { ClusterRuntime } from "../upstream/cluster-runtime.ts";
-import { Attempt, type AttemptFailure, type AttemptHandlers } from "../upstream/attempt.ts";
+import type { AttemptFailure, AttemptHandlers } from "../upstream/attempt.ts";
+import { startHttp1Try, type UpstreamTry } from "../upstream/h1/client-switch.ts";
 import { H2Attempt } from "../upstream/h2-attempt.ts";
 import type { ConnectionOptions } from "node:tls";
 import { peerPrincipal, type TlsContexts } from "../tls/contexts.ts";
@@ -67,7 +68,7 @@ export class ForwardExchange {
   private readonly path: string;
   private body: Buffer | IncomingMessage | undefined;
   private replayable = true;
-  private attempt: Attempt | H2Attempt | undefined;
+  private attempt: UpstreamTry | H2Attempt | undefined;
   private attemptStart = 0;
   private tries = 0;
   private tried: EndpointAddress[] | undefined;
@@ -203,10 +204,10 @@ export class ForwardExchange {
     }
     // HTTP/2 when the cluster says so, or when it says nothing and the request is gRPC over
     // HTTP/2 (a real gRPC client; an HTTP/1.1 "gRPC" request keeps HTTP/1.1, as the downstream).
-    const attempt: Attempt | H2Attempt = cluster.http2 === true || (cluster.http2 === undefined && log.grpc && this.f.req.httpVersionMajor === 2)
+    const attempt: UpstreamTry | H2Attempt = cluster.http2 === true || (cluster.http2 === undefined && log.grpc && this.f.req.httpVersionMajor === 2)
       ? new H2Attempt({ endpoint: ep, method, path: this.path, headers: this.f.headers, pool: runtime.h2, connectTimeoutMs: cluster.connectTimeoutMs, body: this.body, onWaitEnd, ...(tlsOptions ? { tls: tlsOptions } : {}) }, handlers)
-      : new Attempt({ endpoint: ep, method, path: this.path, headers: this.f.headers, agent: runtime.agent, connectTimeoutMs: cluster.connectTimeoutMs, body: this.body,
-        maxRequestsPerConnection: cluster.maxRequestsPerConnection, onWaitEnd, ...(tlsOptions ? { tlsAgent: runtime.tlsAgentFor(tlsOptions, ep.tls!.cacheKey) } : {}) }, handlers);
+      : startHttp1Try(runtime, { endpoint: ep, method, path: this.path, headers: this.f.headers, connectTimeoutMs: cluster.connectTimeoutMs, body: this.body,
+        maxRequestsPerConnection: cluster.maxRequestsPerConnection, onWaitEnd, ...(tlsOptions ? { tls: { options: tlsOptions, key: ep.tls!.cacheKey } } : {}) }, handlers);
     this.attempt = attempt;
     if (retry && retry.perTryTimeoutMs > 0) {
       this.tryTimer = setTimeout(() => {
@@ -274,7 +275,7 @@ export class ForwardExchange {
     this.fail(REPLY.timeout);
   }
 
-  private onResponse(attempt: Attempt | H2Attempt, r: IncomingMessage): void {
+  private onResponse(attempt: UpstreamTry | H2Attempt, r: IncomingMessage): void {
     clearTimeout(this.tryTimer);
     this.attempt = undefined;
     this.endRetry();
@@ -294,7 +295,7 @@ export class ForwardExchange {
     this.deliver(attempt, r);
   }
 
-  private deliver(attempt: Attempt | H2Attempt, r: IncomingMessage): void {
+  private deliver(attempt: UpstreamTry | H2Attempt, r: IncomingMessage): void {
     const { res, log, route, runtime } = this.f;
     clearTimeout(this.routeTimer);
     const status = r.statusCode ?? 502;

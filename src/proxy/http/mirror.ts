@@ -11,7 +11,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import type { CompiledMirror, Snapshot } from "../state/types.ts";
 import type { ClusterRuntimes } from "../upstream/cluster-runtime.ts";
-import { Attempt } from "../upstream/attempt.ts";
+import { startHttp1Try } from "../upstream/h1/client-switch.ts";
 import { hits } from "./filters/percent.ts";
 import type { ProxyStats } from "../stats.ts";
 
@@ -113,8 +113,9 @@ export class RequestMirrors {
       }
     };
     stats.inc(MIRROR_STAT.sent);
-    const attempt = new Attempt(
-      { endpoint: ep, method: r.method, path: r.path, headers: r.headers, agent: runtime.agent, connectTimeoutMs: cluster.connectTimeoutMs, body: r.body, maxRequestsPerConnection: cluster.maxRequestsPerConnection },
+    const attempt = startHttp1Try(
+      runtime,
+      { endpoint: ep, method: r.method, path: r.path, headers: r.headers, connectTimeoutMs: cluster.connectTimeoutMs, body: r.body, maxRequestsPerConnection: cluster.maxRequestsPerConnection },
       {
         onResponse: (res: IncomingMessage) => {
           stats.inc(MIRROR_STAT.answered);

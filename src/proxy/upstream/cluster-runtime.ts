@@ -10,6 +10,7 @@ import { sameEndpoints, type Balancer } from "./balancer.ts";
 import { createBalancer } from "./load-balancer.ts";
 import { OutlierDetector } from "./outlier-detector.ts";
 import { H2Pool } from "./h2-pool.ts";
+import { ClusterPools } from "./h1/cluster-pools.ts";
 
 export class HostStats {
   rqTotal = 0;
@@ -37,6 +38,8 @@ export class ClusterRuntime {
   private readonly tlsAgents = new Map<string, { options: tls.ConnectionOptions; agent: https.Agent }>();
   /** HTTP/2 sessions (gRPC and http2_protocol_options clusters), one per endpoint. */
   readonly h2: H2Pool;
+  /** The lean HTTP/1.1 client's pools (the default client); empty with MIZZEN_UPSTREAM_CLIENT=node. */
+  readonly h1: ClusterPools;
   inflight = 0;
   removed = false;
   rqTotal = 0;
@@ -70,6 +73,7 @@ export class ClusterRuntime {
     this.agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo", ...(bindAddress ? { localAddress: bindAddress } : {}) });
     this.bindAddress = bindAddress;
     this.h2 = new H2Pool(bindAddress);
+    this.h1 = new ClusterPools(bindAddress);
   }
 
   private readonly bindAddress: string | undefined;
@@ -120,7 +124,7 @@ export class ClusterRuntime {
       for (const [k, list] of Object.entries(agent.sockets)) if (k.startsWith(prefix)) n += list?.length ?? 0;
       for (const [k, list] of Object.entries(agent.freeSockets)) if (k.startsWith(prefix)) n += list?.length ?? 0;
     }
-    return n;
+    return n + this.h1.connections(`${host}:${port}`);
   }
 
   /** Follows the cluster of the snapshot a request runs on; cheap when nothing changed. */
@@ -137,6 +141,7 @@ export class ClusterRuntime {
     }
     // The agent closes pooled sockets idle this long (its timeout only acts on free sockets).
     (this.agent as http.Agent & { options: { timeout?: number } }).options.timeout = c.idleTimeoutMs > 0 ? c.idleTimeoutMs : undefined;
+    this.h1.configure(this.maxSockets, this.idleTimeoutMs);
     const od = c.outlierDetection;
     const fresh = od !== undefined && this.outlier === undefined;
     if (!od) {
@@ -203,7 +208,7 @@ export class ClusterRuntime {
     const cb = c.circuitBreakers;
     if (!cb) return ADMIT_FREE;
     const name = this.poolName(ep);
-    if ((this.agent.freeSockets[name]?.length ?? 0) > 0) return ADMIT_FREE;
+    if ((this.agent.freeSockets[name]?.length ?? 0) > 0 || this.h1.hasIdle(ep.key)) return ADMIT_FREE;
     if (this.pending >= cb.maxPendingRequests) {
       this.overflow.rqPendingOverflow++;
       return REFUSE;
@@ -244,7 +249,7 @@ export class ClusterRuntime {
     let n = 0;
     for (const list of Object.values(this.agent.sockets)) n += list?.length ?? 0;
     for (const list of Object.values(this.agent.freeSockets)) n += list?.length ?? 0;
-    return n;
+    return n + this.h1.plainTotal();
   }
 
   /** An idle connection to another host gives its slot up, so the waiting try is not stuck behind it. */
@@ -268,6 +273,7 @@ export class ClusterRuntime {
       this.agent.destroy();
       this.destroyTlsAgents();
       this.h2.close();
+      this.h1.destroy();
     }
   }
 
@@ -279,6 +285,7 @@ export class ClusterRuntime {
       this.agent.destroy();
       this.destroyTlsAgents();
       this.h2.close();
+      this.h1.destroy();
     }
   }
 }
@@ -335,6 +342,7 @@ export class ClusterRuntimes {
       rt.agent.destroy();
       rt.destroyTlsAgentsNow();
       rt.h2.close();
+      rt.h1.destroy();
     }
     this.byName.clear();
   }
