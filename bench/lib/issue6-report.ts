@@ -32,6 +32,11 @@ const signed = (n: number) => (Number.isFinite(n) ? `${n >= 0 ? "+" : ""}${n.toF
 const mib = (kb: number) => (kb / 1024).toFixed(1);
 const mb = (kb: number) => ((kb * 1024) / 1e6).toFixed(1);
 
+/** MiB of an optional KiB figure; "-" when it was not recorded (older results) or unknown. */
+function optMib(kb: number | undefined): string {
+  return kb === undefined || Number.isNaN(kb) ? "-" : mib(kb);
+}
+
 function table(head: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
@@ -57,8 +62,8 @@ function headlineSection(r: Issue6Result): string[] {
   out.push(`- **Throughput per proxy core** (requests per CPU-second of the two proxies, wrk at full speed): Mizzen ${f0(byPath("mizzen").throughput.requestsPerProxyCoreS)}, HAProxy ${f0(byPath("haproxy").throughput.requestsPerProxyCoreS)}: **${(h.perCoreRatio * 100).toFixed(0)}% of HAProxy's**. Raw req/s on this shared 2-core machine: Mizzen ${f0(byPath("mizzen").throughput.requestsPerS)}, HAProxy ${f0(byPath("haproxy").throughput.requestsPerS)} (${(h.rawThroughputRatio * 100).toFixed(0)}%), direct ${f0(byPath("direct").throughput.requestsPerS)}.`);
   const v = (path: PathName) => h.vcpuAt1000.filter((x) => x.path === path).map((x) => `${proxyName(path, x.role)} ${f3(x.vcpu)}`).join(", ");
   out.push(`- **CPU at 1000 req/s** (cores): ${v("mizzen")}; ${v("haproxy")}.`);
-  const m = (path: PathName) => h.memory.filter((x) => x.path === path).map((x) => `${proxyName(path, x.role)} ${mib(x.at1000.rssKb)} MiB (peak ${mib(x.at1000.hwmKb)})`).join(", ");
-  out.push(`- **Memory per proxy at 1000 req/s** (VmRSS, peak VmHWM): ${m("mizzen")}; ${m("haproxy")}.`);
+  const m = (path: PathName) => h.memory.filter((x) => x.path === path).map((x) => `${proxyName(path, x.role)} ${mib(x.at1000.rssKb)} MiB (peak ${mib(x.at1000.hwmKb)}${x.at1000.anonKb !== undefined ? `, private ${mib(x.at1000.anonKb)}` : ""})`).join(", ");
+  out.push(`- **Memory per proxy at 1000 req/s** (VmRSS, peak VmHWM, private RssAnon: the rest is the binary's pages, shared by every process running it): ${m("mizzen")}; ${m("haproxy")}.`);
   return out;
 }
 
@@ -91,10 +96,10 @@ function dataPlaneSection(r: Issue6Result): string[] {
     "",
     "### Memory per proxy (MiB)",
     "",
-    table(["proxy", "VmRSS at 1000 req/s", "VmHWM at 1000 req/s", "VmRSS at end", "VmHWM at end"],
-      d.headline.memory.map((m) => [proxyName(m.path, m.role), mib(m.at1000.rssKb), mib(m.at1000.hwmKb), mib(m.atEnd.rssKb), mib(m.atEnd.hwmKb)])),
+    table(["proxy", "VmRSS at 1000 req/s", "VmHWM at 1000 req/s", "private (RssAnon) at 1000 req/s", "PSS at 1000 req/s", "VmRSS at end", "VmHWM at end", "private at end"],
+      d.headline.memory.map((m) => [proxyName(m.path, m.role), mib(m.at1000.rssKb), mib(m.at1000.hwmKb), optMib(m.at1000.anonKb), optMib(m.at1000.pssKb), mib(m.atEnd.rssKb), mib(m.atEnd.hwmKb), optMib(m.atEnd.anonKb)])),
     "",
-    "\"At 1000 req/s\": read after the first constant-rate run, when only constant-rate load (and start-up) had passed through; VmHWM is the process's peak so far. \"At end\": after every run, full-speed wrk included.",
+    "\"At 1000 req/s\": read after the first constant-rate run, when only constant-rate load (and start-up) had passed through; VmHWM is the process's peak so far. \"At end\": after every run, full-speed wrk included. Private (RssAnon) is the memory only this process holds; the rest of VmRSS is file-backed (the node or haproxy binary's pages), shared by every process running the same binary, and PSS counts this process's share of it.",
     "",
     "### Every run",
     "",

@@ -166,7 +166,7 @@ export function targetVerdicts(h: Headline, scale: ScaleResult[]): TargetVerdict
     const worstHwm = Math.max(...mems.map((m) => m.at1000.hwmKb * 1024));
     out.push({
       target: "Per sidecar at 1000 req/s, mTLS and metrics on: at most 60 MB",
-      measured: mems.map((m) => `${m.role === "proxy 1" ? "sidecar A" : "sidecar B"} peak ${(m.at1000.hwmKb * 1024 / MB).toFixed(0)} MB (RSS ${(m.at1000.rssKb * 1024 / MB).toFixed(0)} MB)`).join(", "),
+      measured: mems.map((m) => `${m.role === "proxy 1" ? "sidecar A" : "sidecar B"} peak ${(m.at1000.hwmKb * 1024 / MB).toFixed(0)} MB (RSS ${(m.at1000.rssKb * 1024 / MB).toFixed(0)} MB${m.at1000.anonKb !== undefined ? `, of it private ${(m.at1000.anonKb * 1024 / MB).toFixed(0)} MB` : ""})`).join(", "),
       met: worstHwm <= 60 * MB,
     });
   }

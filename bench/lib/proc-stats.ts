@@ -1,5 +1,6 @@
 // Reads what the kernel knows about a process: CPU time (utime+stime from /proc/<pid>/stat)
-// and memory (VmRSS, VmHWM from /proc/<pid>/status). Linux only, like the rest of bench/.
+// and memory (VmRSS, VmHWM, RssAnon, RssFile from /proc/<pid>/status; Pss from
+// /proc/<pid>/smaps_rollup). Linux only, like the rest of bench/.
 import { readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 
@@ -28,16 +29,31 @@ export function cpuSeconds(pid: number): number {
 export interface MemoryKb {
   rssKb: number;
   hwmKb: number;
+  /**
+   * The process's private resident memory (RssAnon): what one more sidecar costs a host. The
+   * rest of VmRSS is file-backed (RssFile: the node binary's and libraries' pages), shared by
+   * every process running the same binary. Absent in results written before it was recorded.
+   */
+  anonKb?: number;
+  /** Proportional set size: private pages plus this process's share of shared ones. */
+  pssKb?: number;
 }
 
-/** Resident memory now and its high-water mark, in KiB. */
+function kbField(text: string, name: string): number {
+  const m = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Resident memory now and its high-water mark, private memory and PSS, in KiB. */
 export function memoryKb(pid: number): MemoryKb {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const field = (name: string): number => {
-    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status);
-    return m ? Number(m[1]) : NaN;
-  };
-  return { rssKb: field("VmRSS"), hwmKb: field("VmHWM") };
+  let pssKb = NaN;
+  try {
+    pssKb = kbField(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"), "Pss");
+  } catch {
+    // older kernels have no smaps_rollup: PSS stays unknown
+  }
+  return { rssKb: kbField(status, "VmRSS"), hwmKb: kbField(status, "VmHWM"), anonKb: kbField(status, "RssAnon"), pssKb };
 }
 
 /** Machine facts for the report header. */
