@@ -74,7 +74,8 @@ export function pickService(services: Iterable<Service>, wanted: string, ns: str
   throw new DescribeError(`no service "${wanted}" in namespace ${ns}; known: ${known.join(", ") || "(none)"} (use NAME.NAMESPACE, a full host name, or -n NAMESPACE)`);
 }
 
-function applied(st: ObjectStatus): AppliedConfig {
+/** One object's validation state as describe and the dashboard show it. */
+export function appliedConfig(st: ObjectStatus): AppliedConfig {
   return { kind: st.kind, name: `${st.name}.${st.namespace}`, state: st.state, where: `${st.file}:${st.line}`, messages: st.errors.map(formatConfigError) };
 }
 
@@ -124,7 +125,7 @@ export function describeFromData(input: DescribeInput, wanted: string, ns: strin
   const drs = withSpec.filter((x) => x.st.kind === "DestinationRule" && applies(x, [x.spec?.host]));
 
   const destinationRules = drs.map((d) => ({
-    ...applied(d.st),
+    ...appliedConfig(d.st),
     subsets: ((d.spec?.subsets ?? []) as { name: string; labels?: Record<string, string> }[]).map((x) => ({ name: x.name, labels: x.labels ?? {} })),
   }));
   const allSubsets = destinationRules.flatMap((d) => d.subsets);
@@ -146,7 +147,7 @@ export function describeFromData(input: DescribeInput, wanted: string, ns: strin
       });
     }
   }
-  const virtualServices = vss.map((v) => ({ ...applied(v.st), subsetsUsed: subsetsUsed(v.spec, v.st.namespace, s) }));
+  const virtualServices = vss.map((v) => ({ ...appliedConfig(v.st), subsetsUsed: subsetsUsed(v.spec, v.st.namespace, s) }));
 
   const workloads = [...backing.values()].sort((a, b) => (a.uid < b.uid ? -1 : 1));
   const policies: Description["policies"] = [];
@@ -155,7 +156,7 @@ export function describeFromData(input: DescribeInput, wanted: string, ns: strin
     const o = inForce.get(`${x.st.kind}/${x.st.namespace}/${x.st.name}`);
     const selected = o ? workloads.filter((w) => appliesToWorkload(o, x.st.kind, w, rootNamespace)).map((w) => `${w.name}.${w.namespace}`) : [];
     // A rejected policy with nothing in force is shown when it sits in the service's namespace.
-    if (selected.length > 0 || (!o && x.st.namespace === s.namespace)) policies.push({ ...applied(x.st), workloads: selected });
+    if (selected.length > 0 || (!o && x.st.namespace === s.namespace)) policies.push({ ...appliedConfig(x.st), workloads: selected });
   }
   const server = workloads.flatMap((w) => {
     if (!w.hasSidecar) return [];

@@ -5,14 +5,13 @@
 // and Telemetry selection of sidecar-scope.ts and telemetry.ts), so the panel shows what the
 // proxy actually runs.
 import type { ConfigObject } from "../../api/types.ts";
-import { formatConfigError } from "../../api/types.ts";
 import type { ObjectStatus } from "../../config/store.ts";
 import type { Registry, Service } from "../../registry/types.ts";
 import type { MeshConfig } from "../../translate/mesh-config.ts";
 import { appliesToWorkload } from "../../translate/selector-keys.ts";
 import { selectSidecar } from "../../translate/sidecar-scope.ts";
 import { levels as telemetryLevels } from "../../translate/telemetry.ts";
-import { describeFromData, type AppliedConfig, type Description } from "../describe-model.ts";
+import { appliedConfig, describeFromData, type AppliedConfig, type Description } from "../describe-model.ts";
 import type { ConfigEntry } from "./contract.ts";
 
 export interface ConfigInput {
@@ -34,9 +33,6 @@ export function entryOf(c: AppliedConfig): ConfigEntry {
   return { kind: c.kind, name: dot > 0 ? c.name.slice(0, dot) : c.name, namespace: dot > 0 ? c.name.slice(dot + 1) : "", state: c.state, where: c.where, messages: c.messages };
 }
 
-function entryOfStatus(st: ObjectStatus): ConfigEntry {
-  return { kind: st.kind, name: st.name, namespace: st.namespace, state: st.state, where: `${st.file}:${st.line}`, messages: st.errors.map(formatConfigError) };
-}
 
 /** The describe model of a registry service; undefined for hosts the registry does not know. */
 export function describeService(input: ConfigInput, hostname: string): Description | undefined {
@@ -71,7 +67,7 @@ export function workloadConfig(input: ConfigInput, workload: { namespace: string
   return applying.map((o) => {
     const st = status.get(`${o.kind}/${o.metadata.namespace}/${o.metadata.name}`);
     return st
-      ? entryOfStatus(st)
+      ? entryOf(appliedConfig(st))
       : { kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, state: "accepted", where: `${o.source.file}:${o.source.line}`, messages: [] };
   });
 }

@@ -31,6 +31,17 @@ export interface AttemptRequest {
   tlsAgent?: https.Agent;
 }
 
+/**
+ * The details of a failed try, for the access log: `TLS_error:<code>:<message>` when the TLS
+ * handshake or the peer's identity failed, `protocol_error:<reason>` for a response the lean
+ * client could not frame, else the error's code. Shared by both HTTP/1.1 clients.
+ */
+export function failureDetail(err: NodeJS.ErrnoException, tls: boolean, connected: boolean): string {
+  if (err.code === "ERR_MIZZEN_SAN_MISMATCH" || (tls && !connected)) return `TLS_error:${err.code ?? ""}:${err.message}`;
+  if (err.code === "MIZZEN_HTTP1_PROTOCOL") return `protocol_error:${err.message}`;
+  return err.code ?? err.message;
+}
+
 /** Requests each pooled connection has carried (for max_requests_per_connection). */
 const requestsOnSocket = new WeakMap<object, number>();
 
@@ -86,8 +97,7 @@ export class Attempt {
       clearTimeout(this.connectTimer);
       this.unpipe();
       this.endWait();
-      const detail = err.code === "ERR_MIZZEN_SAN_MISMATCH" || (r.tlsAgent !== undefined && !this.connected) ? `TLS_error:${err.code ?? ""}:${err.message}` : err.code ?? err.message;
-      h.onFailure(this.connected ? "reset" : "connect-failure", detail);
+      h.onFailure(this.connected ? "reset" : "connect-failure", failureDetail(err, r.tlsAgent !== undefined, this.connected));
     });
     if (r.body === undefined) req.end();
     else if (Buffer.isBuffer(r.body)) req.end(r.body);

@@ -1,6 +1,7 @@
 // One jwt_authn JwtProvider compiled: its keys, checks, token locations, what a good token
 // writes (headers, metadata), and a small cache of tokens whose signature already verified.
 import { ConfigInvalid, compileStringMatcher, type StringPredicate } from "../../state/string-match.ts";
+import { HTTP_TOKEN } from "../http-token.ts";
 import { compileJwks, type CompiledJwks } from "./jwt-keys.ts";
 import { normalizeAudience, type ParsedJwt } from "./jwt-token.ts";
 import { buildExtractor, type Extractor, type ProviderLocations } from "./jwt-locations.ts";
@@ -67,10 +68,8 @@ const HINTS: Record<string, string> = {
   failed_status_in_metadata: "failed_status_in_metadata is not supported",
 };
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
 function headerName(v: unknown, field: string): string {
-  if (typeof v !== "string" || !HEADER_NAME.test(v)) throw new ConfigInvalid(field, `${JSON.stringify(v)} is not a valid HTTP header name`);
+  if (typeof v !== "string" || !HTTP_TOKEN.test(v)) throw new ConfigInvalid(field, `${JSON.stringify(v)} is not a valid HTTP header name`);
   return v.toLowerCase();
 }
 

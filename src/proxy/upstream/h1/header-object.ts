@@ -2,6 +2,7 @@
 // rules for repeated names (set-cookie a list, cookie joined with "; ", single-valued fields keep
 // the first, every other name joined with ", ").
 import type { IncomingHttpHeaders } from "node:http";
+import { HTTP_TOKEN } from "../../http/http-token.ts";
 
 /** Fields where Node keeps the first value and drops repeats. */
 const FIRST_WINS = new Set([
@@ -10,7 +11,6 @@ const FIRST_WINS = new Set([
   "server", "user-agent",
 ]);
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export class HeaderError extends Error {}
 
@@ -46,7 +46,7 @@ export function parseHeaderLines(lines: readonly string[], from: number, into: I
       throw new HeaderError(c === 32 || c === 9 ? "obsolete header line folding" : `malformed header line "${line.slice(0, 60)}"`);
     }
     const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) throw new HeaderError(`invalid header name "${name.slice(0, 60)}"`);
+    if (!HTTP_TOKEN.test(name)) throw new HeaderError(`invalid header name "${name.slice(0, 60)}"`);
     const value = trimOws(line, colon + 1);
     raw.push(name, value);
     addHeader(into, name.toLowerCase(), value);

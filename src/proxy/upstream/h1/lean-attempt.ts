@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import type { EndpointAddress } from "../../state/types.ts";
-import type { AttemptHandlers } from "../attempt.ts";
+import { failureDetail, type AttemptFailure, type AttemptHandlers } from "../attempt.ts";
 import type { ConnectionUser, H1Connection } from "./connection.ts";
 import type { H1Pool } from "./pool.ts";
 import type { ResponseHead } from "./response-parser.ts";
@@ -124,9 +124,7 @@ export class LeanAttempt implements ConnectionUser {
       if (!this.res.complete) this.res.destroy(err);
       return;
     }
-    const tlsError = err.code === "ERR_MIZZEN_SAN_MISMATCH" || (this.r.tls && !connected);
-    const detail = tlsError ? `TLS_error:${err.code ?? ""}:${err.message}` : err.code === "MIZZEN_HTTP1_PROTOCOL" ? `protocol_error:${err.message}` : err.code ?? err.message;
-    this.fail(connected ? "reset" : "connect-failure", detail);
+    this.fail(connected ? "reset" : "connect-failure", failureDetail(err, this.r.tls, connected));
   }
 
   onHead(head: ResponseHead): void {
@@ -219,7 +217,7 @@ export class LeanAttempt implements ConnectionUser {
     this.onDrain = undefined;
   }
 
-  private fail(kind: "connect-failure" | "reset", detail: string): void {
+  private fail(kind: AttemptFailure, detail: string): void {
     if (this.settled) return;
     this.settled = true;
     this.h.onFailure(kind, detail);

@@ -2,8 +2,8 @@
 // bytes as latin1 too), checked as ClientRequest checks them: a name must be a token, a value
 // and the path must not carry CR, LF or NUL (header injection).
 import type { OutgoingHttpHeaders } from "node:http";
+import { HTTP_TOKEN } from "../../http/http-token.ts";
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\r\n\0]/;
 const BAD_PATH = /[^\u0021-\u00ff]/;
 
@@ -26,7 +26,7 @@ const NO_BODY_METHODS = new Set(["GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "C
 
 /** Serialises the head; throws RequestHeadError for a name, value or path that cannot be sent. */
 export function requestHead(r: RequestHeadInput): string {
-  if (!TOKEN.test(r.method)) throw new RequestHeadError(`invalid method "${r.method.slice(0, 30)}"`);
+  if (!HTTP_TOKEN.test(r.method)) throw new RequestHeadError(`invalid method "${r.method.slice(0, 30)}"`);
   if (BAD_PATH.test(r.path)) throw new RequestHeadError("invalid character in the request path");
   let head = `${r.method} ${r.path} HTTP/1.1\r\n`;
   let hasLength = false;
@@ -35,10 +35,10 @@ export function requestHead(r: RequestHeadInput): string {
   for (const name in h) {
     const v = h[name];
     if (v === undefined) continue;
-    if (!TOKEN.test(name)) throw new RequestHeadError(`invalid header name "${name.slice(0, 60)}"`);
+    if (!HTTP_TOKEN.test(name)) throw new RequestHeadError(`invalid header name "${name.slice(0, 60)}"`);
     const lower = name.length === 14 || name.length === 17 || name.length === 10 ? name.toLowerCase() : "";
     if (lower === "content-length") {
-      if (r.framing === "chunked") continue; // a stream without a length goes chunked; see framingFor
+      if (r.framing === "chunked") continue; // a stream without a length goes chunked (LeanAttempt.onReady)
       hasLength = true;
     } else if (lower === "transfer-encoding") continue; // we frame the body ourselves
     else if (lower === "connection") {
@@ -59,9 +59,4 @@ export function requestHead(r: RequestHeadInput): string {
 function headerLine(name: string, value: string): string {
   if (BAD_VALUE.test(value)) throw new RequestHeadError(`invalid character in header "${name}"`);
   return `${name}: ${value}\r\n`;
-}
-
-/** A stream body goes chunked unless the headers give its length. */
-export function hasContentLength(h: OutgoingHttpHeaders): boolean {
-  return h["content-length"] !== undefined;
 }
