@@ -6,7 +6,7 @@
 import type { ConfigObject } from "../api/types.ts";
 import type { Registry } from "../registry/types.ts";
 import type { ProxyNode } from "../xds/node.ts";
-import { TYPE, type ProxyResources } from "../xds/envoy-types.ts";
+import { TYPE, type Cluster, type ProxyResources } from "../xds/envoy-types.ts";
 import { buildRegistry } from "../registry/build.ts";
 import {
   endpointView, endpointViewKey, inboundClusters, inboundClusterView, inboundClusterViewKey, listenerView, listenerViewKey, mergeClusters,
@@ -152,6 +152,12 @@ export class MeshState {
    * views get the same frozen objects (never change them; the ADS encode cache relies on it).
    */
   resources(proxy: ProxyNode): ProxyResources {
+    const t = this.translations(proxy);
+    return { listeners: [...t.listeners], routes: [...t.routes], clusters: mergeClusters(t.outbound, t.inbound), endpoints: [...t.endpoints] };
+  }
+
+  /** The memo's shared (frozen) translations for the proxy's views. */
+  private translations(proxy: ProxyNode) {
     const { registry, labelKeys, sidecarKeys, endpointKeys, telemetryLabelKeys: listenerLabelKeys, memo } = this.derived();
     const shared: SharedInput = { objects: this.objectList, registry, mesh: this.mesh, ...(this.#jwks ? { jwks: this.#jwks } : {}) };
     const lv = listenerView(proxy, listenerLabelKeys, this.derived().tracing);
@@ -159,22 +165,53 @@ export class MeshState {
     const ov = outboundClusterView(proxy, sidecarKeys);
     const iv = inboundClusterView(proxy);
     const ev = endpointView(proxy, endpointKeys);
-    const listeners = memo.get("listeners", listenerViewKey(lv), () => translateListeners({ ...shared, proxy: lv }));
-    const routes = memo.get("routes", routeViewKey(rv), () => translateRoutes({ ...shared, proxy: rv }));
-    const outbound = memo.get("outbound-clusters", outboundClusterViewKey(ov), () => outboundClusters({ ...shared, proxy: ov }));
-    const inbound = memo.get("inbound-clusters", inboundClusterViewKey(iv), () => inboundClusters(iv));
-    const endpoints = memo.get("endpoints", endpointViewKey(ev), () => translateEndpoints({ ...shared, proxy: ev }));
-    return { listeners: [...listeners], routes: [...routes], clusters: mergeClusters(outbound, inbound), endpoints: [...endpoints] };
+    return {
+      listeners: memo.get("listeners", listenerViewKey(lv), () => translateListeners({ ...shared, proxy: lv })),
+      routes: memo.get("routes", routeViewKey(rv), () => translateRoutes({ ...shared, proxy: rv })),
+      outbound: memo.get("outbound-clusters", outboundClusterViewKey(ov), () => outboundClusters({ ...shared, proxy: ov })),
+      inbound: memo.get("inbound-clusters", inboundClusterViewKey(iv), () => inboundClusters(iv)),
+      endpoints: memo.get("endpoints", endpointViewKey(ev), () => translateEndpoints({ ...shared, proxy: ev })),
+    };
   }
 
-  /** The ADS server's view: resources by type URL, keyed by name. */
-  resourcesByType(proxy: ProxyNode): Map<string, Map<string, object>> {
-    const r = this.resources(proxy);
-    return new Map<string, Map<string, object>>([
-      [TYPE.listener, new Map(r.listeners.map((x) => [x.name, x]))],
-      [TYPE.route, new Map(r.routes.map((x) => [x.name, x]))],
-      [TYPE.cluster, new Map(r.clusters.map((x) => [x.name, x]))],
-      [TYPE.endpoint, new Map(r.endpoints.map((x) => [x.cluster_name, x]))],
+  /**
+   * The ADS server's view: resources by type URL, keyed by name. Proxies with equal views get
+   * the same (never changed) maps, so the ADS server can reuse a subset it encoded for one
+   * proxy for all of them without looking at each resource again (resource-set.ts).
+   */
+  resourcesByType(proxy: ProxyNode): Map<string, ReadonlyMap<string, object>> {
+    const t = this.translations(proxy);
+    return new Map<string, ReadonlyMap<string, object>>([
+      [TYPE.listener, byNameShared(t.listeners, (x) => x.name)],
+      [TYPE.route, byNameShared(t.routes, (x) => x.name)],
+      [TYPE.cluster, mergedClustersShared(t.outbound, t.inbound)],
+      [TYPE.endpoint, byNameShared(t.endpoints, (x) => x.cluster_name)],
     ]);
   }
+}
+
+// Keyed by the memo's frozen arrays: a new state version makes new arrays, so nothing stale
+// is ever returned, and entries go with the arrays.
+const namedMaps = new WeakMap<readonly object[], ReadonlyMap<string, object>>();
+
+function byNameShared<T extends object>(list: readonly T[], nameOf: (x: T) => string): ReadonlyMap<string, object> {
+  let m = namedMaps.get(list);
+  if (!m) {
+    m = new Map(list.map((x) => [nameOf(x), x]));
+    namedMaps.set(list, m);
+  }
+  return m;
+}
+
+const mergedMaps = new WeakMap<readonly Cluster[], WeakMap<readonly Cluster[], ReadonlyMap<string, object>>>();
+
+function mergedClustersShared(outbound: readonly Cluster[], inbound: readonly Cluster[]): ReadonlyMap<string, object> {
+  let byInbound = mergedMaps.get(outbound);
+  if (!byInbound) mergedMaps.set(outbound, (byInbound = new WeakMap()));
+  let m = byInbound.get(inbound);
+  if (!m) {
+    m = new Map(mergeClusters(outbound, inbound).map((c) => [c.name, c]));
+    byInbound.set(inbound, m);
+  }
+  return m;
 }

@@ -14,7 +14,7 @@ import { HEALTH_INFO_TYPE, readHealthReport, type HealthReport } from "./health-
 export type AdsCall = ServerDuplexStream<DiscoveryRequestMessage, DiscoveryResponseMessage>;
 
 export interface ConnectionDeps {
-  resourcesFor(node: ProxyNode): Map<string, Map<string, object>>;
+  resourcesFor(node: ProxyNode): Map<string, ReadonlyMap<string, object>>;
   logger: Logger;
   stats: AdsStats;
   nextNonce(): string;
@@ -56,7 +56,7 @@ export class AdsConnection {
   private readonly types = new Map<string, TypeState>();
   private readonly ignoredTypes = new Set<string>();
   /** Last resources resourcesFor returned without throwing. */
-  private resources: Map<string, Map<string, object>> | undefined;
+  private resources: Map<string, ReadonlyMap<string, object>> | undefined;
 
   constructor(id: string, call: AdsCall, deps: ConnectionDeps) {
     this.id = id;

@@ -1,9 +1,11 @@
 // The AggregatedDiscoveryService (state of the world) as a @grpc/grpc-js service definition,
-// with DiscoveryRequest / DiscoveryResponse (de)serialised by the protobufjs root of protos.ts.
+// with DiscoveryRequest / DiscoveryResponse (de)serialised by the protobufjs root of protos.ts,
+// except that responses are written by response-wire.ts (the hot path of a push).
 // Resources inside a response stay raw Anys here ({ type_url, value }); protos.ts decodes them
 // one by one so that a single bad resource can be reported by name.
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { lookupMessage } from "./protos.ts";
+import { encodeDiscoveryResponse } from "./response-wire.ts";
 
 export const ADS_PATH = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
 
@@ -49,11 +51,6 @@ export function decodeRequest(buf: Buffer): DiscoveryRequestMessage {
   };
 }
 
-export function encodeResponse(res: DiscoveryResponseMessage): Buffer {
-  const type = lookupMessage("envoy.service.discovery.v3.DiscoveryResponse");
-  return Buffer.from(type.encode(type.fromObject(res)).finish());
-}
-
 export function decodeResponse(buf: Buffer): DiscoveryResponseMessage {
   const type = lookupMessage("envoy.service.discovery.v3.DiscoveryResponse");
   const o = type.toObject(type.decode(buf), WIRE) as Partial<DiscoveryResponseMessage>;
@@ -74,7 +71,7 @@ export function adsServiceDefinition(): ServiceDefinition {
       responseStream: true,
       requestSerialize: (v: Partial<DiscoveryRequestMessage>) => encodeRequest(v),
       requestDeserialize: (b: Buffer) => decodeRequest(b),
-      responseSerialize: (v: DiscoveryResponseMessage) => encodeResponse(v),
+      responseSerialize: (v: DiscoveryResponseMessage) => encodeDiscoveryResponse(v),
       responseDeserialize: (b: Buffer) => decodeResponse(b),
     },
   };

@@ -20,11 +20,12 @@ class World {
   extra = new Map<string, object[]>();
   failFor = new Set<string>();
 
-  resourcesFor = (node: ProxyNode): Map<string, Map<string, object>> => {
+  resourcesFor = (node: ProxyNode): Map<string, ReadonlyMap<string, object>> => {
     if (this.failFor.has(node.name)) throw new Error("translator exploded");
     const listeners = new Map(this.listeners);
     for (const l of this.extra.get(node.name) ?? []) listeners.set((l as { name: string }).name, l);
-    return new Map([[TYPE.listener, listeners], [TYPE.route, this.routes], [TYPE.cluster, this.clusters], [TYPE.endpoint, this.endpoints]]);
+    // Fresh maps on every call: tests change the world's maps, and the server may keep what it was given.
+    return new Map([[TYPE.listener, listeners], [TYPE.route, new Map(this.routes)], [TYPE.cluster, new Map(this.clusters)], [TYPE.endpoint, new Map(this.endpoints)]]);
   };
 }
 

@@ -70,10 +70,40 @@ function rememberSubset(key: string, subset: EncodedSubset): void {
 /**
  * The subset of `all` a subscription selects (every resource when `wildcard`), encoded and versioned. Throws (with the
  * resource name) when a resource does not encode; the caller keeps what the proxy had.
- * The result is shared between callers: never change it.
+ * The result is shared between callers: never change it. Nor change `all` after the call:
+ * the subset is remembered for that map.
  */
 export function encodeSubset(typeUrl: string, all: ReadonlyMap<string, object> | undefined, names: readonly string[], wildcard: boolean): EncodedSubset {
-  const available = all ?? new Map<string, object>();
+  if (!all) return subsetOf(typeUrl, new Map(), names, wildcard);
+  // Maps are never changed once handed over, so (map, subscription) always gives one subset.
+  let byNames = subsetsByMap.get(all);
+  if (!byNames) subsetsByMap.set(all, (byNames = new Map()));
+  const key = wildcard ? "*" : namesKey(names);
+  let subset = byNames.get(key);
+  if (!subset) {
+    subset = subsetOf(typeUrl, all, names, wildcard);
+    byNames.set(key, subset);
+  }
+  return subset;
+}
+
+// A push asks every proxy for its subsets; proxies with equal views hold the very same maps
+// (mesh-state.ts), and a proxy's subscription is the same array until its next request. So
+// the subset is looked up by (map, names) here before any resource in it is looked at: at
+// 1000 services this per-proxy walk over every resource was most of a push's CPU.
+const subsetsByMap = new WeakMap<ReadonlyMap<string, object>, Map<string, EncodedSubset>>();
+const namesKeys = new WeakMap<readonly string[], string>();
+
+function namesKey(names: readonly string[]): string {
+  let key = namesKeys.get(names);
+  if (key === undefined) {
+    key = [...new Set(names)].sort().join("\n");
+    namesKeys.set(names, key);
+  }
+  return key;
+}
+
+function subsetOf(typeUrl: string, available: ReadonlyMap<string, object>, names: readonly string[], wildcard: boolean): EncodedSubset {
   const selected = wildcard
     ? [...available.keys()]
     : [...new Set(names)].filter((n) => available.has(n));
@@ -105,7 +135,8 @@ export function encodeSubset(typeUrl: string, all: ReadonlyMap<string, object> |
     hash.update(`${name.length}:${name}:${any.value.length}:`);
     hash.update(any.value);
   });
-  const subset: EncodedSubset = { version: hash.digest("hex").slice(0, 16), names: selected, resources };
+  // Frozen: response-wire.ts keeps the encoding of this very list for every proxy it goes to.
+  const subset: EncodedSubset = { version: hash.digest("hex").slice(0, 16), names: selected, resources: Object.freeze(resources) as RawAny[] };
   rememberSubset(key, subset);
   return subset;
 }

@@ -20,8 +20,8 @@ export type { ProxySyncStatus, TypeSyncStatus, AdsStats } from "./sync-status.ts
 export type { AdsObserver } from "./ads-connection.ts";
 
 export interface AdsServerOptions {
-  /** All resources this proxy should have, per type URL, keyed by resource name. Pure and synchronous. */
-  resourcesFor(node: ProxyNode): Map<string, Map<string, object>>;
+  /** All resources this proxy should have, per type URL, keyed by resource name. Pure and synchronous. Never change a map once returned: the encoded subsets are remembered per map (resource-set.ts). */
+  resourcesFor(node: ProxyNode): Map<string, ReadonlyMap<string, object>>;
   onConnect?(node: ProxyNode, connectionId: string): void;
   onDisconnect?(node: ProxyNode, connectionId: string): void;
   /**
