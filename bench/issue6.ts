@@ -48,6 +48,8 @@ const IDLE_POD = "127.141.1.3";
 export interface Issue6Options {
   rounds: number;
   durationS: number;
+  /** Seconds of constant-rate load on each path before round 1 (JIT tiering in the sidecars). */
+  warmupS: number;
   grid: ScalePoint[];
   changes: number;
   dataPlane: boolean;
@@ -60,7 +62,7 @@ export const defaultGrid: ScalePoint[] = [
   { proxies: 2000, services: 2000 },
 ];
 
-const defaults: Issue6Options = { rounds: 5, durationS: 10, grid: defaultGrid, changes: 3, dataPlane: true, controlPlane: true, diagnostics: true };
+const defaults: Issue6Options = { rounds: 5, durationS: 10, warmupS: 15, grid: defaultGrid, changes: 3, dataPlane: true, controlPlane: true, diagnostics: true };
 
 function parseGrid(s: string): ScalePoint[] {
   return s.split(",").map((p) => {
@@ -78,6 +80,7 @@ export function optionsFromArgs(args: string[]): Issue6Options & { reportOnly: b
     const n = Number(v);
     if (a === "--rounds" && Number.isInteger(n) && n > 0) (o.rounds = n), i++;
     else if (a === "--duration" && n > 0) (o.durationS = n), i++;
+    else if (a === "--warmup" && n >= 0) (o.warmupS = n), i++;
     else if (a === "--changes" && Number.isInteger(n) && n > 0) (o.changes = n), i++;
     else if (a === "--grid" && v) (o.grid = parseGrid(v)), i++;
     else if (a === "--no-data-plane") o.dataPlane = false;
@@ -117,7 +120,7 @@ async function dataPlane(o: Issue6Options, result: Issue6Result): Promise<void> 
       { name: "mizzen", description: "load client -> Mizzen sidecar A (outbound :15001) =mTLS=> Mizzen sidecar B (inbound) -> upstream", host: CLIENT_POD, port: OUTBOUND_PORT, ...proxied, proxies: () => [m.client, m.server] },
       { name: "haproxy", description: "load client -> HAProxy 1 =mTLS=> HAProxy 2 -> upstream", host: HAPROXY.front.host, port: HAPROXY.front.port, ...proxied, proxies: () => [p.front, p.back] },
     ];
-    const co: CompareOptions = { rounds: o.rounds, rate: 1000, rateDurationS: o.durationS, connections: 16, wrkThreads: 2, wrkDurationS: o.durationS, warmupS: 3, log };
+    const co: CompareOptions = { rounds: o.rounds, rate: 1000, rateDurationS: o.durationS, connections: 16, wrkThreads: 2, wrkDurationS: o.durationS, warmupS: o.warmupS, log };
     const metricsText = await getText(`http://${CLIENT_POD}:15090/stats/prometheus`);
     const samples = await comparePaths(targets, m.upstream, co);
     const endMemory = proxyMemory(targets);
@@ -136,7 +139,7 @@ async function dataPlane(o: Issue6Options, result: Issue6Result): Promise<void> 
       };
       log("profiling sidecar A at 1000 req/s with mTLS");
       try {
-        result.profile = await profileClientSidecar(m, load(3), load(Math.max(10, o.durationS)), `mTLS, keep-alive, constant 1000 req/s on 16 connections, ${Math.max(10, o.durationS)} s`);
+        result.profile = await profileClientSidecar(m, load(o.warmupS), load(Math.max(10, o.durationS)), `a ${o.warmupS} s warm-up, then mTLS, keep-alive, constant 1000 req/s on 16 connections, ${Math.max(10, o.durationS)} s`);
         log(`profile: busy ${Math.round(result.profile.summary.busyMs)} ms of ${Math.round(result.profile.summary.sampledMs)} ms for ${result.profile.requests} requests`);
       } catch (err) {
         result.failures.push({ bench: "cpu profile", error: (err as Error).message });
