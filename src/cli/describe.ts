@@ -126,11 +126,11 @@ function printMtls(d: Description, out: Output): void {
 
 function printFailures(d: ServiceDescription, out: Output): void {
   out.log("");
-  if (d.recentFailures.length === 0) out.log("Recent failed requests: none seen by the sidecars");
+  if (d.recentFailures.length === 0) out.log("Recent failed requests: none seen by the sidecars (TCP connections included)");
   else {
     out.log("Recent failed requests (newest first):");
     for (const f of d.recentFailures) {
-      out.log(`  ${f.time} ${f.proxy} ${f.direction} ${f.method} ${f.authority}${f.path} -> ${f.status || "no response"} ${f.flags} ${f.details}${f.transportFailure !== "-" ? ` (${f.transportFailure})` : ""} request-id ${f.requestId}`);
+      out.log(`  ${f.time} ${f.proxy} ${f.direction} ${f.method} ${f.authority}${f.path} -> ${f.method === "TCP" ? "connection closed" : f.status || "no response"} ${f.flags} ${f.details}${f.transportFailure !== "-" ? ` (${f.transportFailure})` : ""} request-id ${f.requestId}`);
       for (const m of f.meaning) out.log(`      ${m}`);
     }
   }

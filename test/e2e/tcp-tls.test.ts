@@ -233,6 +233,12 @@ spec:
   const before = await echoDenials();
   assert.equal(await echoOnce("again"), "closed");
   assert.ok((await echoDenials()) > before, "the server sidecar counted tcp.rbac.denied");
+  // And kept the denial where `mizzen describe` reads it, with the policy that decided.
+  const failures = await Promise.all([["echo-v1", ECHO_V1.pod], ["echo-v2", ECHO_V2.pod]].map(async ([name, pod]) => ((await (await fetch(`http://${pod}:${admin.get(name!)}/recent_failures`)).json()) as { failures: { method: string; direction: string; details: string }[] }).failures));
+  const denial = failures.flat().find((f) => f.method === "TCP");
+  assert.ok(denial, "a TCP failure in a server sidecar's /recent_failures");
+  assert.equal(denial.direction, "inbound");
+  assert.match(denial.details, /^rbac_access_denied_matched_policy\[/);
   // The client's own SPIFFE identity is allowed: bytes flow again, over mTLS.
   writeFileSync(file, policy("cluster.local/ns/default/sa/client"));
   await waitFor("the client allowed again", async () => /^v[12]:hello$/.test(await echoOnce("hello")), 20_000);

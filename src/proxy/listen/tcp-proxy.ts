@@ -332,5 +332,6 @@ class TcpSession {
     this.report?.end(this.cluster, this.target());
     const logs = this.proxy.accessLog;
     if (logs) writeAccessLogs(logs.loggers, this.log, undefined, ctx.accessLog);
+    ctx.failures?.note(this.host.listener.inbound, this.log, "tcp");
   }
 }
