@@ -17,13 +17,35 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** User + system CPU seconds the process has used so far. */
-export function cpuSeconds(pid: number): number {
+/** CPU seconds in user space and in the kernel so far, and context switches (both kinds). */
+export interface CpuSplit {
+  userS: number;
+  systemS: number;
+  /** Switches because the process waited (for I/O, a lock, an empty event loop). */
+  voluntarySwitches: number;
+  /** Switches because the scheduler took the CPU away. */
+  involuntarySwitches: number;
+}
+
+export function cpuSplit(pid: number): CpuSplit {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // The command name (field 2) may hold spaces; fields after its closing ")" are fixed.
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const count = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? NaN);
   // rest[0] is field 3 (state), so utime (field 14) is rest[11] and stime (field 15) rest[12].
-  return (Number(rest[11]) + Number(rest[12])) / clockTicks();
+  return {
+    userS: Number(rest[11]) / clockTicks(),
+    systemS: Number(rest[12]) / clockTicks(),
+    voluntarySwitches: count("voluntary_ctxt_switches"),
+    involuntarySwitches: count("nonvoluntary_ctxt_switches"),
+  };
+}
+
+/** User + system CPU seconds the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const c = cpuSplit(pid);
+  return c.userS + c.systemS;
 }
 
 export interface MemoryKb {
