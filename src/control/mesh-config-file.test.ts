@@ -39,6 +39,11 @@ extensionProviders:
     path: /dev/stdout
     logFormat:
       labels: { code: "%RESPONSE_CODE%" }
+- name: otel-grpc
+  opentelemetry:
+    service: opentelemetry-collector.observability.svc.cluster.local
+    port: 4317
+    grpc: { timeout: 3s, initialMetadata: [{ name: x-tenant, value: team-b }] }
 `;
 
 test("Istio's MeshConfig YAML: tracing providers, defaults, sampling and access log settings", () => {
@@ -54,6 +59,8 @@ test("Istio's MeshConfig YAML: tracing providers, defaults, sampling and access 
     { kind: "opentelemetry", name: "otel", service: "opentelemetry-collector.observability.svc.cluster.local", port: 4318,
       http: { path: "/v1/traces", timeout: { seconds: 2 }, headers: [{ name: "x-tenant", value: "team-a" }] }, source: { file: "meshconfig.yaml", line: 13 } },
     { kind: "zipkin", name: "zipkin", service: "observability/zipkin.observability.svc.cluster.local", port: 9411, source: { file: "meshconfig.yaml", line: 23 } },
+    { kind: "opentelemetry", name: "otel-grpc", service: "opentelemetry-collector.observability.svc.cluster.local", port: 4317,
+      grpc: { timeout: { seconds: 3 }, initialMetadata: [{ name: "x-tenant", value: "team-b" }] }, source: { file: "meshconfig.yaml", line: 32 } },
   ]);
   assert.deepEqual(mesh.accessLogProviders, [{ name: "json-log", path: "/dev/stdout", logFormat: { labels: { code: "%RESPONSE_CODE%" } } }]);
 });
@@ -65,7 +72,7 @@ test("wrong values are errors naming the line and field; unsupported settings ar
     service: collector.example
     port: 99999
 - name: grpc-otel
-  opentelemetry: { service: collector.example, port: 4317 }
+  opentelemetry: { service: collector.example, port: 4317, grpc: { timeout: soon } }
 - name: ext
   envoyExtAuthzHttp: { service: authz.example, port: 80 }
 - name: nothing
@@ -80,8 +87,8 @@ proxyListenPort: 15001
   const at = (field: string) => errors.find((e) => e.field === field);
   assert.deepEqual([at("extensionProviders[0].opentelemetry.port")?.line, at("extensionProviders[0].opentelemetry.port")?.severity], [5, "error"]);
   assert.match(at("extensionProviders[0].opentelemetry.port")!.message, /99999 is not a port/);
-  assert.equal(at("extensionProviders[1].opentelemetry")?.severity, "warning");
-  assert.match(at("extensionProviders[1].opentelemetry")!.message, /OTLP over gRPC.*add http/);
+  assert.equal(at("extensionProviders[1].opentelemetry.grpc.timeout")?.severity, "error");
+  assert.match(at("extensionProviders[1].opentelemetry.grpc.timeout")!.message, /"soon" is not a duration/);
   assert.match(at("extensionProviders[2]")!.message, /envoyExtAuthzHttp.*not supported/);
   assert.equal(at("extensionProviders[3]")?.severity, "error");
   assert.deepEqual([at("defaultConfig.tracing.sampling")?.line, at("defaultConfig.tracing.sampling")?.severity], [13, "error"]);
@@ -101,7 +108,7 @@ test("the control plane refuses an invalid mesh config file with file:line, and 
     assert.throws(() => loadMeshConfigFile(file, silentLogger), (err: Error) => err instanceof UserError && err.message.includes(`${file}:3`) && /not a port/.test(err.message));
     assert.throws(() => loadMeshConfigFile(join(dir, "none.yaml"), silentLogger), (err: Error) => err instanceof UserError && /cannot read the mesh config .*ENOENT/.test(err.message));
     writeFileSync(file, ISTIO_STYLE);
-    assert.equal(loadMeshConfigFile(file, silentLogger).tracingProviders?.length, 2);
+    assert.equal(loadMeshConfigFile(file, silentLogger).tracingProviders?.length, 3);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -87,11 +87,20 @@ function openTelemetry(r: Reader, name: string, v: Obj, path: FieldPath): Tracin
       if (v.http.timeout !== undefined && !timeout) r.error([...path, "http", "timeout"], `${JSON.stringify(v.http.timeout)} is not a duration (e.g. "5s", "500ms")`);
       http = { path: p || "/v1/traces", ...(timeout ? { timeout } : {}), headers: headers(r, v.http.headers, [...path, "http", "headers"]) };
     }
-  } else {
-    r.warn(path, `provider "${name}" exports OTLP over gRPC, which the Mizzen proxy does not send; add http: {path: /v1/traces} (OTLP/HTTP, port 4318 on a collector)`);
+  }
+  // Without http, Istio exports OTLP over gRPC (a collector's port 4317); `grpc` tunes that call.
+  let grpc: NonNullable<Extract<TracingProvider, { kind: "opentelemetry" }>["grpc"]> | undefined;
+  if (v.grpc !== undefined) {
+    if (http) r.warn([...path, "grpc"], `provider "${name}" sets both http and grpc: spans go over HTTP and grpc is ignored`);
+    else if (!isObj(v.grpc)) r.error([...path, "grpc"], "grpc must be an object {timeout, initialMetadata}");
+    else {
+      const timeout = v.grpc.timeout === undefined ? undefined : toDuration(v.grpc.timeout);
+      if (v.grpc.timeout !== undefined && !timeout) r.error([...path, "grpc", "timeout"], `${JSON.stringify(v.grpc.timeout)} is not a duration (e.g. "5s", "500ms")`);
+      grpc = { ...(timeout ? { timeout } : {}), initialMetadata: headers(r, v.grpc.initialMetadata, [...path, "grpc", "initialMetadata"]) };
+    }
   }
   if (!service || port === undefined) return undefined;
-  return { kind: "opentelemetry", name, service, port, ...(http ? { http } : {}), source: r.source(path) };
+  return { kind: "opentelemetry", name, service, port, ...(http ? { http } : {}), ...(grpc ? { grpc } : {}), source: r.source(path) };
 }
 
 function zipkin(r: Reader, name: string, v: Obj, path: FieldPath): TracingProvider | undefined {
@@ -147,7 +156,7 @@ function extensionProviders(r: Reader, v: unknown, out: MeshConfigOverrides): vo
       // Istio's Prometheus provider: Mizzen's sidecars serve Istio's standard metrics on :15090 anyway.
     } else {
       const kind = IGNORED_PROVIDER_KINDS.find((k) => raw[k] !== undefined);
-      if (kind) r.warn(path, `provider "${name}" (${kind}) is not supported by Mizzen and is ignored (supported: opentelemetry with http, zipkin, envoyFileAccessLog)`);
+      if (kind) r.warn(path, `provider "${name}" (${kind}) is not supported by Mizzen and is ignored (supported: opentelemetry, zipkin, envoyFileAccessLog)`);
       else r.error(path, `provider "${name}" names no provider type (opentelemetry, zipkin or envoyFileAccessLog)`);
     }
   });

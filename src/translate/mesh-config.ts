@@ -56,6 +56,8 @@ export interface OpenTelemetryProvider {
   service: string;
   port: number;
   http?: { path: string; timeout?: Duration; headers: readonly { name: string; value: string }[] };
+  /** OTLP over gRPC (used when `http` is absent): the export call's timeout and metadata. */
+  grpc?: { timeout?: Duration; initialMetadata: readonly { name: string; value: string }[] };
   source?: { file: string; line: number };
 }
 

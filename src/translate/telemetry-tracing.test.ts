@@ -10,6 +10,7 @@ import { telemetryLabelKeys } from "./telemetry.ts";
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.ts";
 import { inputFor } from "./test-support.ts";
 import { ISTIO_DEFAULT_SAMPLING, tracingInUse, tracingWarnings } from "./telemetry-tracing.ts";
+import { compileTracing } from "../proxy/telemetry/tracing/compile-tracing.ts";
 
 function telemetry(namespace: string, name: string, spec: Record<string, unknown>): ConfigObject {
   return { kind: "Telemetry", apiVersion: "telemetry.istio.io/v1", metadata: { name, namespace }, spec, source: { file: `${name}.yaml`, line: 7 } };
@@ -19,7 +20,7 @@ const collector = cfg("ServiceEntry", "collector", {
   hosts: ["collector.observability.example"],
   location: "MESH_EXTERNAL",
   resolution: "STATIC",
-  ports: [{ name: "http-otlp", number: 4318, protocol: "HTTP" }, { name: "http-zipkin", number: 9411, protocol: "HTTP" }],
+  ports: [{ name: "http-otlp", number: 4318, protocol: "HTTP" }, { name: "http-zipkin", number: 9411, protocol: "HTTP" }, { name: "grpc-otlp", number: 4317, protocol: "GRPC" }],
   endpoints: [{ address: "127.0.0.9" }],
 }, { namespace: "observability" });
 
@@ -30,6 +31,7 @@ const MESH: MeshConfig = {
     { kind: "opentelemetry", name: "otel", service: "collector.observability.example", port: 4318, http: { path: "/v1/traces", headers: [{ name: "x-tenant", value: "t1" }] }, source: { file: "meshconfig.yaml", line: 3 } },
     { kind: "zipkin", name: "zipkin", service: "observability/collector.observability.example", port: 9411, source: { file: "meshconfig.yaml", line: 9 } },
     { kind: "zipkin", name: "nowhere", service: "nowhere.example", port: 9411, source: { file: "meshconfig.yaml", line: 14 } },
+    { kind: "opentelemetry", name: "otel-grpc", service: "collector.observability.example", port: 4317, grpc: { timeout: { seconds: 2 }, initialMetadata: [{ name: "x-tenant", value: "t2" }] }, source: { file: "meshconfig.yaml", line: 17 } },
   ],
 };
 
@@ -138,7 +140,7 @@ test("unknown providers and collectors outside the registry: no tracing, and a w
   assert.equal(w.length, 3, JSON.stringify(w));
   // A provider on a port the service does not have is named too.
   const wrongPort: MeshConfig = { ...MESH, tracingProviders: [{ kind: "zipkin", name: "z", service: "collector.observability.example", port: 1234 }] };
-  assert.match(tracingWarnings({ objects: [], mesh: wrongPort, registry: inputFor([collector], [], reviews).registry })[0]!.message, /has no port 1234 \(its ports: 4318, 9411\)/);
+  assert.match(tracingWarnings({ objects: [], mesh: wrongPort, registry: inputFor([collector], [], reviews).registry })[0]!.message, /has no port 1234 \(its ports: 4317, 4318, 9411\)/);
 });
 
 test("randomSamplingPercentage outside 0..100 is rejected when the Telemetry is read, with its line", () => {
@@ -189,4 +191,25 @@ test("listener views carry the canonical service only while some config traces; 
   assert.notEqual(listenerViewKey(v), listenerViewKey(listenerView({ ...reviews, labels: { app: "reviews", version: "v2" } }, keys, true)));
   const input = { ...inputFor([collector, root], [reviews], reviews), mesh: MESH };
   assert.deepEqual(translateListeners({ ...input, proxy: v }), translateListeners(input));
+});
+
+test("OTLP over gRPC (an opentelemetry provider without http): grpc_service to the collector's cluster, through Envoy's protos to the proxy", () => {
+  const root = telemetry("istio-system", "mesh-default", { tracing: [{ providers: [{ name: "otel-grpc" }], randomSamplingPercentage: 100 }] });
+  const [out] = tracing([root]);
+  assert.deepEqual(out!.provider, {
+    name: "envoy.tracers.opentelemetry",
+    typed_config: {
+      "@type": TYPE.openTelemetryTracer,
+      service_name: "reviews.default",
+      grpc_service: {
+        envoy_grpc: { cluster_name: "outbound|4317||collector.observability.example", authority: "collector.observability.example" },
+        timeout: { seconds: 2 },
+        initial_metadata: [{ key: "x-tenant", value: "t2" }],
+      },
+    },
+  });
+  const ls = translateListeners({ ...inputFor([collector, root], [reviews], reviews), mesh: MESH });
+  const back = decodeResource(encodeResource(TYPE.listener, ls.find((l) => l.name === "http_proxy")!)) as Listener;
+  const compiled = compileTracing(hcmOf(back).tracing!, "tracing");
+  assert.deepEqual([compiled.provider.transport, compiled.provider.cluster, compiled.provider.timeoutMs, compiled.provider.headers], ["grpc", "outbound|4317||collector.observability.example", 2000, { "x-tenant": "t2" }]);
 });

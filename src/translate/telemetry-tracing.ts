@@ -21,7 +21,7 @@ import { telemetryLevels, type AccessLogMode, type TelemetryProxyView } from "./
 
 /** Istio's PILOT_TRACE_SAMPLING default: 1 % of requests. */
 export const ISTIO_DEFAULT_SAMPLING = 1;
-const OTLP_HTTP_TIMEOUT = { seconds: 5 };
+const OTLP_TIMEOUT = { seconds: 5 };
 const ZIPKIN_DEFAULT_PATH = "/api/v2/spans";
 const CLUSTER_ID = "Kubernetes";
 
@@ -163,7 +163,21 @@ function providerConfig(p: TracingProvider, registry: Registry, serviceName: str
       },
     };
   }
-  if (!p.http) return undefined; // OTLP over gRPC: not exported by the Mizzen proxy (tracingWarnings)
+  if (!p.http) {
+    // OTLP over gRPC, as Istio writes it: Envoy's gRPC client to the collector's cluster.
+    return {
+      name: "envoy.tracers.opentelemetry",
+      typed_config: {
+        "@type": TYPE.openTelemetryTracer,
+        service_name: serviceName,
+        grpc_service: {
+          envoy_grpc: { cluster_name: found.cluster, authority: host },
+          timeout: p.grpc?.timeout ?? OTLP_TIMEOUT,
+          ...(p.grpc?.initialMetadata.length ? { initial_metadata: p.grpc.initialMetadata.map((h) => ({ key: h.name, value: h.value })) } : {}),
+        },
+      },
+    };
+  }
   const path = p.http.path.startsWith("/") ? p.http.path : `/${p.http.path}`;
   return {
     name: "envoy.tracers.opentelemetry",
@@ -171,7 +185,7 @@ function providerConfig(p: TracingProvider, registry: Registry, serviceName: str
       "@type": TYPE.openTelemetryTracer,
       service_name: serviceName,
       http_service: {
-        http_uri: { uri: `${host}${path}`, cluster: found.cluster, timeout: p.http.timeout ?? OTLP_HTTP_TIMEOUT },
+        http_uri: { uri: `${host}${path}`, cluster: found.cluster, timeout: p.http.timeout ?? OTLP_TIMEOUT },
         ...(p.http.headers.length ? { request_headers_to_add: headersToAdd(p.http.headers) } : {}),
       },
     },

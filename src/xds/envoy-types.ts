@@ -167,11 +167,17 @@ export interface HttpService {
   http_uri: { uri: string; cluster: string; timeout: Duration };
   request_headers_to_add?: HeaderValueOption[];
 }
+/** envoy.config.core.v3.GrpcService with Envoy's own gRPC client (the only kind Mizzen writes). */
+export interface GrpcService {
+  envoy_grpc: { cluster_name: string; authority?: string };
+  timeout?: Duration;
+  initial_metadata?: { key: string; value: string }[];
+}
 export type OpenTelemetryConfigAny = { "@type": typeof TYPE.openTelemetryTracer } & OpenTelemetryConfig;
 /** envoy.config.trace.v3.OpenTelemetryConfig (OTLP over HTTP: http_service; over gRPC: grpc_service). */
 export interface OpenTelemetryConfig {
   http_service?: HttpService;
-  grpc_service?: Record<string, unknown>;
+  grpc_service?: GrpcService;
   service_name?: string;
 }
 export type ZipkinConfigAny = { "@type": typeof TYPE.zipkinTracer } & ZipkinConfig;

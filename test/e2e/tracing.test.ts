@@ -6,7 +6,9 @@
 //     each the parent of the next, with Istio's service names and the status codes;
 //   - a request arriving with a traceparent continues that trace;
 //   - at 0 % nothing is exported, yet the context (sampled 00) still reaches c;
-//   - switching the Telemetry to the Zipkin provider sends Zipkin JSON v2 with B3 ids.
+//   - switching the Telemetry to the Zipkin provider sends Zipkin JSON v2 with B3 ids;
+//   - an opentelemetry provider without http (Istio's OTLP over gRPC, port 4317) exports to a
+//     real gRPC TraceService with the provider's initialMetadata.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
@@ -16,6 +18,7 @@ import { join } from "node:path";
 import { startMesh, type TestMesh } from "../support/mesh.ts";
 import { getJson, waitFor } from "../support/http.ts";
 import { startTraceReceiver, type ReceivedSpan, type TraceReceiver } from "../support/trace-receiver.ts";
+import { startOtlpGrpcReceiver, type OtlpGrpcReceiver } from "../support/otlp-grpc-receiver.ts";
 
 const SUBNET = 151;
 const COLLECTOR_IP = `127.${SUBNET}.9.1`;
@@ -31,6 +34,11 @@ extensionProviders:
   zipkin:
     service: collector.tracing.test
     port: 9411
+- name: otel-grpc
+  opentelemetry:
+    service: collector.tracing.test
+    port: 4317
+    grpc: { timeout: 5s, initialMetadata: [ { name: x-tenant, value: team-grpc } ] }
 `;
 
 const CONFIG = `apiVersion: v1
@@ -58,6 +66,7 @@ spec:
   ports:
   - { name: http-otlp, number: 4318, protocol: HTTP }
   - { name: http-zipkin, number: 9411, protocol: HTTP }
+  - { name: grpc-otlp, number: 4317, protocol: GRPC }
   endpoints: [ { address: ${COLLECTOR_IP} } ]
 `;
 
@@ -107,10 +116,12 @@ const dir = mkdtempSync(join(tmpdir(), "mizzen-tracing-"));
 let mesh: TestMesh | undefined;
 let otlp: TraceReceiver | undefined;
 let zipkin: TraceReceiver | undefined;
+let otlpGrpc: OtlpGrpcReceiver | undefined;
 after(async () => {
   await mesh?.stop();
   await otlp?.close();
   await zipkin?.close();
+  await otlpGrpc?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -158,9 +169,10 @@ function chain(spans: ReceivedSpan[]): ReceivedSpan[] {
   return out;
 }
 
-test("tracing across a -> b -> c: OTLP spans with parent links, continued context, sampling 0, Zipkin", { timeout: 150_000 }, async () => {
+test("tracing across a -> b -> c: OTLP spans with parent links, continued context, sampling 0, Zipkin, OTLP over gRPC", { timeout: 150_000 }, async () => {
   otlp = await startTraceReceiver(COLLECTOR_IP, 4318);
   zipkin = await startTraceReceiver(COLLECTOR_IP, 9411);
+  otlpGrpc = await startOtlpGrpcReceiver(COLLECTOR_IP, 4317);
   writeFileSync(join(dir, "meshconfig.yaml"), MESH_CONFIG);
   writeFileSync(join(dir, "services.yaml"), CONFIG);
   writeFileSync(join(dir, "telemetry.yaml"), telemetry("otel", 100));
@@ -237,7 +249,19 @@ test("tracing across a -> b -> c: OTLP spans with parent links, continued contex
   assert.equal(zc["x-b3-spanid"], zspans[3]!.spanId);
   assert.equal(zc["x-b3-parentspanid"], zspans[2]!.spanId);
   assert.ok(zipkin.posts.every((p) => p.path === "/api/v2/spans" && p.contentType === "application/json"));
-  assert.deepEqual([...otlp.errors, ...zipkin.errors], []);
+
+  // 6. OTLP over gRPC: the same four spans arrive at a gRPC TraceService, with the metadata.
+  await applyTelemetry("otel-grpc", 100, "envoy.tracers.opentelemetry");
+  const g = await callA();
+  assert.equal(g.status, 200);
+  const gTrace = /^00-([0-9a-f]{32})-[0-9a-f]{16}-01$/.exec(hops(g.body)[2]!.received.traceparent ?? "")?.[1];
+  assert.ok(gTrace, "W3C context with the gRPC provider too");
+  const gspans = chain(await otlpGrpc.waitForTrace(gTrace, 4));
+  assert.deepEqual(gspans.map((s) => `${s.serviceName} ${s.kind}`), ["a.default CLIENT", "b.default SERVER", "b.default CLIENT", "c.default SERVER"]);
+  for (let i = 1; i < 4; i++) assert.equal(gspans[i]!.parentSpanId, gspans[i - 1]!.spanId);
+  assert.equal(gspans[3]!.attributes["http.status_code"], "200");
+  assert.ok(otlpGrpc.calls.length > 0 && otlpGrpc.calls.every((m) => m["x-tenant"] === "team-grpc"), JSON.stringify(otlpGrpc.calls));
+  assert.deepEqual([...otlp.errors, ...zipkin.errors, ...otlpGrpc.errors], []);
   // The control plane took meshconfig.yaml without a complaint, and no sidecar lost spans.
   assert.doesNotMatch(mesh.output(), /mesh config: |tracing: .*(is not|has no)|did not accept spans/);
 });

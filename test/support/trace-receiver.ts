@@ -34,8 +34,8 @@ export interface TraceReceiver {
 }
 
 type Json = Record<string, unknown>;
-const KINDS = ["UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"];
-const STATUS = ["UNSET", "OK", "ERROR"];
+export const KINDS = ["UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"];
+export const STATUS = ["UNSET", "OK", "ERROR"];
 
 function attrValue(v: unknown): string {
   const o = (v ?? {}) as Json;
@@ -92,11 +92,39 @@ function decodeZipkin(body: unknown): ReceivedSpan[] {
   });
 }
 
+/** waitForTrace over a growing span list; call notify() after adding spans. */
+export function traceWaiting(spans: ReceivedSpan[], errors: string[]): { notify(): void; waitForTrace: TraceReceiver["waitForTrace"] } {
+  const waiters = new Set<() => void>();
+  return {
+    notify: () => {
+      for (const w of waiters) w();
+    },
+    waitForTrace(traceId, count, timeoutMs = 15_000) {
+      const found = () => spans.filter((s) => s.traceId === traceId);
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const f = found();
+          if (f.length < count) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(f);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`trace ${traceId}: ${found().length} of ${count} spans arrived (received ${spans.length} spans in all${errors.length ? `; errors: ${errors.join("; ")}` : ""})`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
+
 export async function startTraceReceiver(host = "127.0.0.1", port = 0): Promise<TraceReceiver> {
   const spans: ReceivedSpan[] = [];
   const errors: string[] = [];
   const posts: { path: string; contentType: string }[] = [];
-  const waiters = new Set<() => void>();
+  const waiting = traceWaiting(spans, errors);
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -118,7 +146,7 @@ export async function startTraceReceiver(host = "127.0.0.1", port = 0): Promise<
         errors.push(`${path}: ${(err as Error).message}`);
         return void res.writeHead(400).end();
       }
-      for (const w of waiters) w();
+      waiting.notify();
       if (path === "/v1/traces") res.writeHead(200, { "content-type": "application/json" }).end("{}");
       else res.writeHead(202).end();
     });
@@ -132,24 +160,7 @@ export async function startTraceReceiver(host = "127.0.0.1", port = 0): Promise<
     spans,
     errors,
     posts,
-    waitForTrace(traceId, count, timeoutMs = 15_000) {
-      const found = () => spans.filter((s) => s.traceId === traceId);
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const f = found();
-          if (f.length < count) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(f);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`trace ${traceId}: ${found().length} of ${count} spans arrived (received ${spans.length} spans in all${errors.length ? `; errors: ${errors.join("; ")}` : ""})`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
-    },
+    waitForTrace: waiting.waitForTrace,
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

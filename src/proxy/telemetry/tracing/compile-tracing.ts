@@ -1,8 +1,8 @@
 // HttpConnectionManager.tracing -> CompiledTracing, once per snapshot: sampling percentages,
 // the provider (where spans go and in which format), and custom tags (literal and environment
 // tags resolved now, request-header tags looked up per request). A malformed config is
-// refused (NACK) with its field; a provider the proxy cannot export to (OTLP over gRPC, Zipkin
-// proto) still propagates context, and its spans are counted as skipped.
+// refused (NACK) with its field; a provider the proxy cannot export to (Zipkin proto) still
+// propagates context, and its spans are counted as skipped.
 import type { CustomTag, HcmTracing } from "../../../xds/envoy-types.ts";
 import { TYPE } from "../../../xds/envoy-types.ts";
 import { ConfigInvalid, durationMs } from "../../state/string-match.ts";
@@ -12,9 +12,11 @@ export type TraceFormat = "opentelemetry" | "zipkin";
 /** Where and how one provider's spans are exported. */
 export interface CompiledTraceProvider {
   kind: TraceFormat;
+  /** OTLP goes over HTTP (JSON) or gRPC; Zipkin always over HTTP. */
+  transport: "http" | "grpc";
   /** The collector cluster; its endpoints are looked up when a batch goes out. */
   cluster: string;
-  /** Request path on the collector, e.g. "/v1/traces" or "/api/v2/spans". */
+  /** Request path on the collector, e.g. "/v1/traces" or "/api/v2/spans" ("" for gRPC). */
   path: string;
   headers: Readonly<Record<string, string>>;
   timeoutMs: number;
@@ -65,10 +67,7 @@ function uriPath(uri: unknown, field: string): string {
 function otelProvider(cfg: Record<string, unknown>, field: string): CompiledTraceProvider {
   const http = cfg.http_service as { http_uri?: { uri?: unknown; cluster?: unknown; timeout?: { seconds?: number; nanos?: number } }; request_headers_to_add?: { header?: { key?: unknown; value?: unknown } }[] } | undefined;
   const serviceName = typeof cfg.service_name === "string" && cfg.service_name ? cfg.service_name : undefined;
-  if (!http) {
-    const cluster = String((cfg.grpc_service as { envoy_grpc?: { cluster_name?: unknown } } | undefined)?.envoy_grpc?.cluster_name ?? "");
-    return { kind: "opentelemetry", cluster, path: "", headers: {}, timeoutMs: 0, serviceName, traceId128: true, unsupported: "grpc", key: `opentelemetry|grpc|${cluster}` };
-  }
+  if (!http) return otelGrpcProvider(cfg, field, serviceName);
   const at = `${field}.http_service.http_uri`;
   const cluster = http.http_uri?.cluster;
   if (typeof cluster !== "string" || cluster === "") throw new ConfigInvalid(`${at}.cluster`, "the collector cluster is empty");
@@ -81,7 +80,26 @@ function otelProvider(cfg: Record<string, unknown>, field: string): CompiledTrac
     headers[key.toLowerCase()] = String(h.header?.value ?? "");
   });
   const key = JSON.stringify(["opentelemetry", cluster, path, headers, timeoutMs, serviceName ?? ""]);
-  return { kind: "opentelemetry", cluster, path, headers, timeoutMs, serviceName, traceId128: true, unsupported: undefined, key };
+  return { kind: "opentelemetry", transport: "http", cluster, path, headers, timeoutMs, serviceName, traceId128: true, unsupported: undefined, key };
+}
+
+/** OTLP over gRPC: Envoy's gRPC client (envoy_grpc) to the collector cluster; metadata travels as headers. */
+function otelGrpcProvider(cfg: Record<string, unknown>, field: string, serviceName: string | undefined): CompiledTraceProvider {
+  const grpc = cfg.grpc_service as { envoy_grpc?: { cluster_name?: unknown }; google_grpc?: unknown; timeout?: { seconds?: number; nanos?: number }; initial_metadata?: { key?: unknown; value?: unknown }[] } | undefined;
+  const at = `${field}.grpc_service`;
+  if (!grpc) throw new ConfigInvalid(field, "neither http_service nor grpc_service is set: spans have nowhere to go");
+  if (grpc.google_grpc !== undefined && grpc.google_grpc !== null) throw new ConfigInvalid(`${at}.google_grpc`, "only envoy_grpc (a cluster) is supported");
+  const cluster = grpc.envoy_grpc?.cluster_name;
+  if (typeof cluster !== "string" || cluster === "") throw new ConfigInvalid(`${at}.envoy_grpc.cluster_name`, "the collector cluster is empty");
+  const timeoutMs = durationMs(grpc.timeout, `${at}.timeout`) || DEFAULT_TIMEOUT_MS;
+  const headers: Record<string, string> = {};
+  (grpc.initial_metadata ?? []).forEach((h, i) => {
+    const key = h?.key;
+    if (typeof key !== "string" || !/^[0-9a-z_.-]+$/i.test(key) || key.startsWith("grpc-")) throw new ConfigInvalid(`${at}.initial_metadata[${i}].key`, `${JSON.stringify(key)} is not a gRPC metadata key (lowercase letters, digits, "-", "_", "."; not grpc-*)`);
+    headers[key.toLowerCase()] = String(h.value ?? "");
+  });
+  const key = JSON.stringify(["opentelemetry-grpc", cluster, headers, timeoutMs, serviceName ?? ""]);
+  return { kind: "opentelemetry", transport: "grpc", cluster, path: "", headers, timeoutMs, serviceName, traceId128: true, unsupported: undefined, key };
 }
 
 function zipkinProvider(cfg: Record<string, unknown>, field: string): CompiledTraceProvider {
@@ -93,7 +111,7 @@ function zipkinProvider(cfg: Record<string, unknown>, field: string): CompiledTr
   const unsupported = version === "HTTP_JSON" ? undefined : String(version);
   const traceId128 = cfg.trace_id_128bit === true;
   const key = JSON.stringify(["zipkin", cluster, endpoint, unsupported ?? ""]);
-  return { kind: "zipkin", cluster, path: endpoint, headers: {}, timeoutMs: DEFAULT_TIMEOUT_MS, serviceName: undefined, traceId128, unsupported, key };
+  return { kind: "zipkin", transport: "http", cluster, path: endpoint, headers: {}, timeoutMs: DEFAULT_TIMEOUT_MS, serviceName: undefined, traceId128, unsupported, key };
 }
 
 function compileTags(tags: readonly CustomTag[] | undefined, field: string, env: NodeJS.ProcessEnv): Pick<CompiledTracing, "fixedTags" | "headerTags"> {

@@ -1,5 +1,6 @@
-// One collector URL's exporter: OTLP/HTTP (JSON) through @opentelemetry/exporter-trace-otlp-http
-// or Zipkin JSON v2 through @opentelemetry/exporter-zipkin. Everything OpenTelemetry is
+// One collector URL's exporter: OTLP/HTTP (JSON) through @opentelemetry/exporter-trace-otlp-http,
+// OTLP over gRPC (plaintext, as Envoy's envoy_grpc to a cluster) through
+// @opentelemetry/exporter-trace-otlp-grpc, or Zipkin JSON v2 through @opentelemetry/exporter-zipkin. Everything OpenTelemetry is
 // imported here, dynamically, on the first batch of a provider of that kind: a sidecar without
 // tracing never loads the packages (sidecar memory, see tracing-imports.test.ts).
 import type { SpanRecord } from "./span-record.ts";
@@ -13,7 +14,8 @@ export interface SpanSender {
 
 export interface ExporterTarget {
   kind: TraceFormat;
-  /** http://host:port/path of one collector endpoint. */
+  transport: "http" | "grpc";
+  /** http://host:port/path of one collector endpoint (no path for gRPC). */
   url: string;
   headers: Readonly<Record<string, string>>;
   timeoutMs: number;
@@ -30,7 +32,12 @@ const SUCCESS = 0; // @opentelemetry/core ExportResultCode.SUCCESS
 export async function createSender(t: ExporterTarget): Promise<SpanSender> {
   const { serviceResource, toReadableSpan } = await import("./readable-span.ts");
   let exporter: Exporter;
-  if (t.kind === "opentelemetry") {
+  if (t.kind === "opentelemetry" && t.transport === "grpc") {
+    const [{ OTLPTraceExporter }, { Metadata }] = await Promise.all([import("@opentelemetry/exporter-trace-otlp-grpc"), import("@grpc/grpc-js")]);
+    const metadata = new Metadata();
+    for (const [k, v] of Object.entries(t.headers)) metadata.set(k, v);
+    exporter = new OTLPTraceExporter({ url: t.url, metadata, timeoutMillis: t.timeoutMs, concurrencyLimit: 2 }) as unknown as Exporter;
+  } else if (t.kind === "opentelemetry") {
     const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
     exporter = new OTLPTraceExporter({ url: t.url, headers: { ...t.headers }, timeoutMillis: t.timeoutMs, concurrencyLimit: 2 }) as unknown as Exporter;
   } else {

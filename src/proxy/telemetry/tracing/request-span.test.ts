@@ -37,9 +37,14 @@ test("compile: provider, sampling, tags; malformed config is refused with its fi
   refuse({ provider: { name: "envoy.tracers.datadog", typed_config: { "@type": "type.googleapis.com/envoy.config.trace.v3.DatadogConfig" } } }, /not supported/);
   refuse({ provider: { name: "envoy.tracers.zipkin", typed_config: { "@type": TYPE.zipkinTracer, collector_cluster: "", collector_endpoint: "/x" } } }, /collector_cluster/);
   refuse(otelTracing({ custom_tags: [{ tag: "x" }] }), /custom_tags\[0\]/);
-  // A provider the proxy cannot send to still traces (ids, headers) but exports nothing.
-  const grpc = compileTracing({ provider: { name: "envoy.tracers.opentelemetry", typed_config: { "@type": TYPE.openTelemetryTracer, grpc_service: { envoy_grpc: { cluster_name: "c" } } } } }, "t");
-  assert.equal(grpc.provider.unsupported, "grpc");
+  // OTLP over gRPC: exported through the cluster, with Istio's timeout and metadata.
+  const grpcTracing = (grpc_service: unknown) => ({ provider: { name: "envoy.tracers.opentelemetry", typed_config: { "@type": TYPE.openTelemetryTracer, grpc_service } } });
+  const grpc = compileTracing(grpcTracing({ envoy_grpc: { cluster_name: "c" }, timeout: { seconds: 2 }, initial_metadata: [{ key: "x-tenant", value: "a" }] }), "t");
+  assert.deepEqual([grpc.provider.transport, grpc.provider.cluster, grpc.provider.timeoutMs, grpc.provider.headers, grpc.provider.unsupported], ["grpc", "c", 2000, { "x-tenant": "a" }, undefined]);
+  refuse(grpcTracing({ envoy_grpc: { cluster_name: "" } }), /grpc_service\.envoy_grpc\.cluster_name/);
+  refuse(grpcTracing({ google_grpc: { target_uri: "x:4317" } }), /only envoy_grpc/);
+  refuse(grpcTracing({ envoy_grpc: { cluster_name: "c" }, initial_metadata: [{ key: "Bad Key", value: "v" }] }), /initial_metadata\[0\]\.key/);
+  refuse({ provider: { name: "envoy.tracers.opentelemetry", typed_config: { "@type": TYPE.openTelemetryTracer } } }, /nowhere to go/);
 });
 
 test("a request without context starts a trace; the OpenTelemetry provider writes traceparent", () => {

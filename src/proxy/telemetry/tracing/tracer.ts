@@ -127,7 +127,7 @@ export class Tracer {
         this.senders.delete(oldest);
         void s.then((x) => x.shutdown(), () => undefined);
       }
-      sender = createSender({ kind: p.kind, url, headers: p.headers, timeoutMs: p.timeoutMs, serviceName: p.serviceName ?? this.serviceName });
+      sender = createSender({ kind: p.kind, transport: p.transport, url, headers: p.headers, timeoutMs: p.timeoutMs, serviceName: p.serviceName ?? this.serviceName });
       this.senders.set(key, sender);
     }
     let ok = false;

@@ -15,19 +15,19 @@ import { fileURLToPath } from "node:url";
 import { sidecarNodeFlags } from "../../../run/stripped-modules.ts";
 import { compareImportRss, printMemory } from "../../../../bench/lib/import-rss.ts";
 
-const CASES = ["bare", "ts", "tracing", "sidecar", "otlp", "zipkin"] as const;
+const CASES = ["bare", "ts", "tracing", "sidecar", "otlp", "otlp-grpc", "zipkin"] as const;
 type Case = (typeof CASES)[number];
 
 async function load(which: Case): Promise<void> {
   if (which !== "bare") await import("../../stats.ts");
   if (which === "sidecar") await import("../../main.ts");
-  if (which === "tracing" || which === "otlp" || which === "zipkin") {
+  if (which === "tracing" || which === "otlp" || which === "otlp-grpc" || which === "zipkin") {
     await import("./tracer.ts");
     await import("./compile-tracing.ts");
   }
-  if (which === "otlp" || which === "zipkin") {
+  if (which === "otlp" || which === "otlp-grpc" || which === "zipkin") {
     const { createSender } = await import("./exporters.ts");
-    await createSender({ kind: which === "otlp" ? "opentelemetry" : "zipkin", url: "http://127.0.0.1:9/x", headers: {}, timeoutMs: 1000, serviceName: "bench.default" });
+    await createSender({ kind: which === "zipkin" ? "zipkin" : "opentelemetry", transport: which === "otlp-grpc" ? "grpc" : "http", url: "http://127.0.0.1:9/x", headers: {}, timeoutMs: 1000, serviceName: "bench.default" });
   }
 }
 
