@@ -29,42 +29,18 @@ export interface EncodedSubset {
 
 // Resources are treated as immutable once a translator returns them, so the bytes can be
 // cached per object; a translator that reuses an unchanged object costs no re-encoding.
-// Each (object, name) pair also gets a number that stands for it in subset keys below.
 interface EncodedEntry {
   typeUrl: string;
   any: RawAny;
-  ids: Map<string, number>;
 }
 const encodedCache = new WeakMap<object, EncodedEntry>();
-let nextPairId = 0;
 
 function encodeCached(typeUrl: string, resource: object): EncodedEntry {
   const hit = encodedCache.get(resource);
   if (hit && hit.typeUrl === typeUrl) return hit;
-  const entry: EncodedEntry = { typeUrl, any: encodeResource(typeUrl, resource), ids: new Map() };
+  const entry: EncodedEntry = { typeUrl, any: encodeResource(typeUrl, resource) };
   encodedCache.set(resource, entry);
   return entry;
-}
-
-function pairId(entry: EncodedEntry, name: string): number {
-  let id = entry.ids.get(name);
-  if (id === undefined) {
-    id = nextPairId++;
-    entry.ids.set(name, id);
-  }
-  return id;
-}
-
-// Proxies with equal views hold the same objects, so their subsets are equal: the hash over
-// the bytes is computed once per distinct subset instead of once per proxy. The key lists
-// the (type, name, object) pairs; pair numbers are never reused, so a key from an older state
-// cannot match newer objects. Least recently used subsets are dropped beyond the bound.
-const SUBSET_CACHE_LIMIT = 2048;
-const subsetCache = new Map<string, EncodedSubset>();
-
-function rememberSubset(key: string, subset: EncodedSubset): void {
-  subsetCache.set(key, subset);
-  if (subsetCache.size > SUBSET_CACHE_LIMIT) subsetCache.delete(subsetCache.keys().next().value!);
 }
 
 /**
@@ -109,23 +85,12 @@ function subsetOf(typeUrl: string, available: ReadonlyMap<string, object>, names
     : [...new Set(names)].filter((n) => available.has(n));
   selected.sort();
   const entries: EncodedEntry[] = [];
-  let key = typeUrl;
   for (const name of selected) {
-    let entry: EncodedEntry;
     try {
-      entry = encodeCached(typeUrl, available.get(name)!);
+      entries.push(encodeCached(typeUrl, available.get(name)!));
     } catch (err) {
       throw new Error(`resource "${name}": ${(err as Error).message}`);
     }
-    entries.push(entry);
-    key += `,${pairId(entry, name)}`;
-  }
-  const cached = subsetCache.get(key);
-  if (cached) {
-    // Refresh its place so subsets in use are not the first dropped.
-    subsetCache.delete(key);
-    subsetCache.set(key, cached);
-    return cached;
   }
   const hash = createHash("sha256");
   const resources: RawAny[] = [];
@@ -136,7 +101,5 @@ function subsetOf(typeUrl: string, available: ReadonlyMap<string, object>, names
     hash.update(any.value);
   });
   // Frozen: response-wire.ts keeps the encoding of this very list for every proxy it goes to.
-  const subset: EncodedSubset = { version: hash.digest("hex").slice(0, 16), names: selected, resources: Object.freeze(resources) as RawAny[] };
-  rememberSubset(key, subset);
-  return subset;
+  return { version: hash.digest("hex").slice(0, 16), names: selected, resources: Object.freeze(resources) as RawAny[] };
 }
