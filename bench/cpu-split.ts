@@ -8,12 +8,12 @@
 //   npx node bench/cpu-split.ts [--rates 1000,3000,6000] [--duration S] [--warmup S]
 //   writes bench/results/cpu-split.json and bench/results/cpu-split.md
 import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { stopAllChildren, type BenchChild } from "./lib/children.ts";
-import { cpuSplit, type CpuSplit } from "./lib/proc-stats.ts";
+import { cpuSplit, threadCpuSeconds, type CpuSplit } from "./lib/proc-stats.ts";
 import { APP_HOST, APP_PORT, CLIENT_POD, OUTBOUND_PORT, startMtlsMesh } from "./lib/mtls-mesh.ts";
 import { startHaproxyPair } from "./lib/haproxy-pair.ts";
 import { SIDECAR_V8_FLAGS } from "../src/run/stripped-modules.ts";
@@ -40,18 +40,6 @@ interface ProxyRow {
   threadsUs: Record<string, number>;
 }
 
-/** CPU ticks by thread name, summed over threads of the same name. */
-function threadTicks(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    out[name] = (out[name] ?? 0) + Number(rest[11]) + Number(rest[12]);
-  }
-  return out;
-}
-
 function constantRate(o: ConstantRateOptions): Promise<ConstantRateResult> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [CONSTANT_RATE_SCRIPT, JSON.stringify(o)], { timeout: (o.durationS + 60) * 1000, maxBuffer: 1 << 20 }, (err, out, errOut) => {
@@ -75,15 +63,14 @@ async function measureRate(rate: number, paths: { name: ProxyRow["path"]; host: 
   const target = { target: `http://upstream:${APP_PORT}/`, hostHeader: `upstream:${APP_PORT}`, connections: 16, rate };
   for (const p of paths) {
     await constantRate({ host: p.host, port: p.port, ...target, durationS: o.warmupS });
-    const before = p.proxies.map((c) => ({ cpu: cpuSplit(c.pid), threads: threadTicks(c.pid) }));
+    const before = p.proxies.map((c) => ({ cpu: cpuSplit(c.pid), threads: threadCpuSeconds(c.pid) }));
     const r = await constantRate({ host: p.host, port: p.port, ...target, durationS: o.durationS });
     const n = r.completed;
     p.proxies.forEach((c, i) => {
       const a: CpuSplit = cpuSplit(c.pid);
       const b = before[i]!;
-      const ticksPerUs = 100 / 1e6; // /proc ticks are 1/100 s on Linux (CLK_TCK)
-      const threads = threadTicks(c.pid);
-      const threadsUs = Object.fromEntries(Object.entries(threads).map(([t, v]) => [t, (v - (b.threads[t] ?? 0)) / ticksPerUs / n]).filter(([, v]) => (v as number) > 0));
+      const threads = threadCpuSeconds(c.pid);
+      const threadsUs = Object.fromEntries(Object.entries(threads).map(([t, v]) => [t, ((v - (b.threads[t] ?? 0)) * 1e6) / n]).filter(([, v]) => (v as number) > 0));
       const row: ProxyRow = {
         rate, path: p.name, proxy: c.name, requests: n,
         userUs: ((a.userS - b.cpu.userS) * 1e6) / n,

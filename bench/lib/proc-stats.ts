@@ -1,7 +1,7 @@
 // Reads what the kernel knows about a process: CPU time (utime+stime from /proc/<pid>/stat)
 // and memory (VmRSS, VmHWM, RssAnon, RssFile from /proc/<pid>/status; Pss from
 // /proc/<pid>/smaps_rollup). Linux only, like the rest of bench/.
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 
 let ticksPerSecond: number | undefined;
@@ -40,6 +40,18 @@ export function cpuSplit(pid: number): CpuSplit {
     voluntarySwitches: count("voluntary_ctxt_switches"),
     involuntarySwitches: count("nonvoluntary_ctxt_switches"),
   };
+}
+
+/** CPU seconds (user + system) by thread name, summed over threads of the same name (Node: MainThread, V8Worker...). */
+export function threadCpuSeconds(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    out[name] = (out[name] ?? 0) + (Number(rest[11]) + Number(rest[12])) / clockTicks();
+  }
+  return out;
 }
 
 /** User + system CPU seconds the process has used so far. */
