@@ -1,8 +1,9 @@
 // Turns the benchmark results into bench/results/latest.md: machine facts, then one table
 // per measurement, then the profiles.
-import type { ThroughputResult, ProfileResult } from "./sidecar-throughput.ts";
+import type { ThroughputResult } from "./sidecar-throughput.ts";
 import type { PropagationReport } from "./config-propagation.ts";
-import type { FunctionTime } from "./lib/cpuprofile.ts";
+import type { SidecarProfile } from "./lib/cpuprofile.ts";
+import { markdownTable as table, profileFunctionRows } from "./lib/markdown.ts";
 
 export interface Machine {
   date: string;
@@ -28,22 +29,8 @@ const f0 = (n: number) => Math.round(n).toLocaleString("en-US");
 const f2 = (n: number) => n.toFixed(2);
 const mib = (kb: number) => (kb / 1024).toFixed(0);
 
-function table(head: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
-}
 
-function functionRows(fns: FunctionTime[], busyMs: number, by: "self" | "total"): string[][] {
-  return fns.map((f, i) => [
-    String(i + 1),
-    `\`${f.name}\``,
-    f.location ? `\`${f.location}\`` : "(native)",
-    f2(by === "self" ? f.selfMs : f.totalMs),
-    `${(((by === "self" ? f.selfMs : f.totalMs) / busyMs) * 100).toFixed(1)}%`,
-  ]);
-}
-
-function profileSection(p: ProfileResult): string {
+function profileSection(p: SidecarProfile): string {
   const s = p.summary;
   const out = [
     `### ${p.sidecar}, ${p.load} load (${f0(p.requests)} requests under --cpu-prof)`,
@@ -54,11 +41,11 @@ function profileSection(p: ProfileResult): string {
     "",
     "Top 15 by self time:",
     "",
-    table(["#", "function", "where", "self ms", "% of busy"], functionRows(p.topSelf, s.busyMs, "self")),
+    table(["#", "function", "where", "self ms", "% of busy"], profileFunctionRows(p.topSelf, s.busyMs, "self", 2)),
     "",
     "Our code (src/) by total time, callees included:",
     "",
-    table(["#", "function", "where", "total ms", "% of busy"], functionRows(p.topOursTotal, s.busyMs, "total")),
+    table(["#", "function", "where", "total ms", "% of busy"], profileFunctionRows(p.topOursTotal, s.busyMs, "total", 2)),
   ];
   if (p.nativeCallers.length) {
     out.push("", "Nearest JavaScript caller of the top native functions:", "");
@@ -133,11 +120,11 @@ function propagationSection(p: PropagationReport): string {
       "",
       "Top 15 by self time:",
       "",
-      table(["#", "function", "where", "self ms", "% of busy"], functionRows(c.topSelf, c.busyMs, "self")),
+      table(["#", "function", "where", "self ms", "% of busy"], profileFunctionRows(c.topSelf, c.busyMs, "self", 2)),
       "",
       "Our code (src/) by total time:",
       "",
-      table(["#", "function", "where", "total ms", "% of busy"], functionRows(c.topOursTotal, c.busyMs, "total")),
+      table(["#", "function", "where", "total ms", "% of busy"], profileFunctionRows(c.topOursTotal, c.busyMs, "total", 2)),
     );
   }
   return out.join("\n");

@@ -15,7 +15,7 @@ import { sidecarNodeFlags } from "../src/run/stripped-modules.ts";
 import { answers, listening, startChild, statusViaProxy, stopAllChildren, waitFor, type BenchChild } from "./lib/children.ts";
 import { cpuSeconds, ioCounts, memoryKb, type MemoryKb } from "./lib/proc-stats.ts";
 import { errorCount, runWrk, type WrkOptions, type WrkResult } from "./lib/wrk.ts";
-import { readProfile, topCallers, topOursTotal, topSelf, type FunctionTime, type ProfileSummary } from "./lib/cpuprofile.ts";
+import { readProfile, topCallers, topOursTotal, topSelf, type FunctionTime, type ProfileSummary, type SidecarProfile } from "./lib/cpuprofile.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(REPO, "src/cli/main.ts");
@@ -81,22 +81,11 @@ export interface SidecarMemory {
   afterLoad: MemoryKb;
 }
 
-export interface ProfileResult {
-  sidecar: string;
-  load: string;
-  requests: number;
-  summary: Omit<ProfileSummary, "functions" | "nativeCallers">;
-  topSelf: FunctionTime[];
-  topOursTotal: FunctionTime[];
-  /** Who calls the native functions (writev, ...) that top the self-time list. */
-  nativeCallers: { native: string; callers: { caller: string; ms: number }[] }[];
-}
-
 export interface ThroughputResult {
   config: { durationS: number; warmupS: number; threads: number; connections: number; bodyBytes: number };
   paths: PathResult[];
   memory: SidecarMemory[];
-  profiles: ProfileResult[];
+  profiles: SidecarProfile[];
 }
 
 interface Mesh {
@@ -198,7 +187,7 @@ function profileFile(dir: string): string {
 }
 
 /** One load with one sidecar restarted under --cpu-prof; the other sidecar runs normally. */
-async function profiledRun(mesh: Mesh, which: "server" | "client", load: Load, o: ThroughputOptions): Promise<ProfileResult> {
+async function profiledRun(mesh: Mesh, which: "server" | "client", load: Load, o: ThroughputOptions): Promise<SidecarProfile> {
   const dir = mkdtempSync(join(tmpdir(), `mizzen-bench-prof-${which}-`));
   try {
     await mesh[which].stop();
@@ -243,7 +232,7 @@ export async function runSidecarThroughput(opts: Partial<ThroughputOptions> = {}
       { sidecar: "server sidecar", idle: idle.server, afterLoad: memoryKb(mesh.server.pid) },
       { sidecar: "client sidecar", idle: idle.client, afterLoad: memoryKb(mesh.client.pid) },
     ];
-    const profiles: ProfileResult[] = [];
+    const profiles: SidecarProfile[] = [];
     if (o.profile) {
       profiles.push(await profiledRun(mesh, "server", LOADS[1]!, o));
       profiles.push(await profiledRun(mesh, "client", LOADS[2]!, o));

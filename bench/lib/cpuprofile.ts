@@ -49,6 +49,18 @@ export interface ProfileSummary {
 const SPECIAL = new Set(["(idle)", "(program)", "(garbage collector)", "(root)"]);
 
 /** "file:///repo/src/proxy/x.ts" -> "src/proxy/x.ts"; node internals keep their "node:" name. */
+/** A sidecar's profile over one load, as the reports print it. */
+export interface SidecarProfile {
+  sidecar: string;
+  load: string;
+  requests: number;
+  summary: Omit<ProfileSummary, "functions" | "nativeCallers">;
+  topSelf: FunctionTime[];
+  topOursTotal: FunctionTime[];
+  /** Who calls the native functions (writev, ...) that top the self-time list. */
+  nativeCallers: { native: string; callers: { caller: string; ms: number }[] }[];
+}
+
 export function shortUrl(url: string, repoRoot: string): string {
   let u = url.startsWith("file://") ? decodeURIComponent(url.slice(7)) : url;
   if (u.startsWith(repoRoot)) u = u.slice(repoRoot.length).replace(/^\/+/, "");

@@ -1,10 +1,11 @@
 // bench/results/issue6.md from the measurements of bench/issue6.ts: headline and targets first,
 // then the tables behind them, then the profile and the heap summary.
-import type { FunctionTime } from "./cpuprofile.ts";
+import type { SidecarProfile } from "./cpuprofile.ts";
+import { markdownTable as table, profileFunctionRows } from "./markdown.ts";
 import type { CompareOptions, PathName, RunSample } from "./data-plane-compare.ts";
 import type { ScaleResult } from "./control-scale.ts";
 import type { Headline, PathFigures, TargetVerdict, TestFigures } from "./issue6-summary.ts";
-import type { IdleHeap, SidecarProfile } from "./sidecar-diagnostics.ts";
+import type { IdleHeap } from "./sidecar-diagnostics.ts";
 
 export interface Issue6Result {
   machine: { date: string; nproc: number; cpu: string; node: string; wrk: string; kernel: string; loadStart: number; loadEnd?: number; commit?: string; changedFiles?: number };
@@ -37,10 +38,6 @@ function optMib(kb: number | undefined): string {
   return kb === undefined || Number.isNaN(kb) ? "-" : mib(kb);
 }
 
-function table(head: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
-}
 
 const PROXY_NAMES: Record<PathName, string[]> = { direct: [], mizzen: ["sidecar A", "sidecar B"], haproxy: ["HAProxy 1", "HAProxy 2"] };
 const proxyName = (path: PathName, role: string) => PROXY_NAMES[path][Number(role.split(" ")[1]) - 1] ?? role;
@@ -145,13 +142,6 @@ export function growthLines(rows: ScaleResult[]): string[] {
   return out;
 }
 
-function functionRows(fns: FunctionTime[], busyMs: number, by: "self" | "total"): string[][] {
-  return fns.map((f, i) => {
-    const ms = by === "self" ? f.selfMs : f.totalMs;
-    return [String(i + 1), `\`${f.name}\``, f.location ? `\`${f.location}\`` : "(native)", f1(ms), `${((ms / busyMs) * 100).toFixed(1)}%`];
-  });
-}
-
 function profileSection(p: SidecarProfile): string[] {
   const s = p.summary;
   return [
@@ -161,11 +151,11 @@ function profileSection(p: SidecarProfile): string[] {
     "",
     "Top 15 by self time:",
     "",
-    table(["#", "function", "where", "self ms", "% of busy"], functionRows(p.topSelf, s.busyMs, "self")),
+    table(["#", "function", "where", "self ms", "% of busy"], profileFunctionRows(p.topSelf, s.busyMs, "self", 1)),
     "",
     "Our code (src/) by total time, callees included:",
     "",
-    table(["#", "function", "where", "total ms", "% of busy"], functionRows(p.topOursTotal, s.busyMs, "total")),
+    table(["#", "function", "where", "total ms", "% of busy"], profileFunctionRows(p.topOursTotal, s.busyMs, "total", 1)),
     "",
     ...(p.nativeCallers.length ? ["Nearest JavaScript caller of the top native functions:", "", ...p.nativeCallers.map((n) => `- \`${n.native}\`: ${n.callers.map((c) => `\`${c.caller}\` ${f0(c.ms)} ms`).join("; ")}`), ""] : []),
   ];

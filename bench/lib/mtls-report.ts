@@ -1,7 +1,8 @@
 // bench/mtls.ts's result: the samples (one per round, configuration and test), their averages
 // with mTLS / plaintext ratios, and bench/results/mtls.md.
 import { execFileSync } from "node:child_process";
-import type { FunctionTime, ProfileSummary } from "./cpuprofile.ts";
+import type { FunctionTime, SidecarProfile } from "./cpuprofile.ts";
+import { markdownTable as table, profileFunctionRows } from "./markdown.ts";
 import type { LatencySummary } from "./constant-rate.ts";
 
 export type Security = "plaintext" | "mtls";
@@ -63,16 +64,9 @@ export interface Summary {
   findings: string[];
 }
 
-export interface MtlsProfile {
-  sidecar: string;
-  load: string;
-  requests: number;
+export interface MtlsProfile extends SidecarProfile {
   requestsPerS: number;
   handshakes: number;
-  summary: Omit<ProfileSummary, "functions" | "nativeCallers">;
-  topSelf: FunctionTime[];
-  topOursTotal: FunctionTime[];
-  nativeCallers: { native: string; callers: { caller: string; ms: number }[] }[];
 }
 
 export interface MtlsBenchResult {
@@ -179,10 +173,6 @@ const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
 const signed = (n: number, f: (n: number) => string) => `${n >= 0 ? "+" : ""}${f(n)}`;
 
-function table(head: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
-}
 
 const SIDECARS = ["client sidecar", "server sidecar"];
 const cpuCells = (a: Averages) => [...SIDECARS, "upstream"].map((n) => f1(a.cpuMsPer1000[n] ?? NaN));
@@ -230,9 +220,7 @@ function headline(r: MtlsBenchResult): string[] {
 
 function profileSection(p: MtlsProfile): string {
   const s = p.summary;
-  const rows = (fns: FunctionTime[], by: "self" | "total") => fns.map((f, i) => [
-    String(i + 1), `\`${f.name}\``, f.location ? `\`${f.location}\`` : "(native)", f2(by === "self" ? f.selfMs : f.totalMs), `${(((by === "self" ? f.selfMs : f.totalMs) / s.busyMs) * 100).toFixed(1)}%`,
-  ]);
+  const rows = (fns: FunctionTime[], by: "self" | "total") => profileFunctionRows(fns, s.busyMs, by, 2);
   const out = [
     `## Profile: ${p.sidecar}, ${p.load}`,
     "",

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { workloadIdentity } from "../../src/ca/index.ts";
 import { sidecarNodeFlags } from "../../src/run/stripped-modules.ts";
 import { answers, listening, startChild, waitFor } from "./children.ts";
-import { summariseProfile, topCallers, topOursTotal, topSelf, type FunctionTime, type ProfileSummary } from "./cpuprofile.ts";
+import { summariseProfile, topCallers, topOursTotal, topSelf, type FunctionTime, type ProfileSummary, type SidecarProfile } from "./cpuprofile.ts";
 import { readHeapSnapshot, type HeapSummary } from "./heap-snapshot.ts";
 import { memoryKb, type MemoryKb } from "./proc-stats.ts";
 import { monotonicUs, profileWindow, type CpuProfileJson } from "./profile-window.ts";
@@ -18,16 +18,6 @@ import type { MtlsMesh } from "./mtls-mesh.ts";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = join(REPO, "src/cli/main.ts");
-
-export interface SidecarProfile {
-  sidecar: string;
-  load: string;
-  requests: number;
-  summary: Omit<ProfileSummary, "functions" | "nativeCallers">;
-  topSelf: FunctionTime[];
-  topOursTotal: FunctionTime[];
-  nativeCallers: { native: string; callers: { caller: string; ms: number }[] }[];
-}
 
 export interface IdleHeap {
   sidecar: string;
